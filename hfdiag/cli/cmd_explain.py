@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from hfdiag.cli import app
+from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option
+
+
+@app.command("explain")
+def explain_cmd(
+    inputs: Optional[List[str]] = typer.Argument(None, help="Files (text, logs or evidence bundles), or - for stdin."),
+    fact: Optional[List[str]] = typer.Option(None, "--fact", help="KEY=VALUE fact that overrides text-derived facts."),
+    fmt: str = format_option(),
+    markdown_flavor: str = markdown_flavor_option(),
+    fail_on: str = fail_on_option(),
+    rules_dir: Optional[Path] = rules_dir_option(),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every fact and undecided rule."),
+) -> int:
+    """Classify pasted text, a log file or a saved evidence bundle. Several inputs give JSON Lines."""
+    from hfdiag.cli.check_flow import emit
+    from hfdiag.cli.options import check_flavor, check_format
+    from hfdiag.engine.knowledge import load_knowledge
+    from hfdiag.environment import Environment
+    from hfdiag.explain import explain_report, parse_fact_args, read_input
+    from hfdiag.outcome import combined, exit_status, parse_fail_on
+    from hfdiag.redact import Redactor
+
+    check_format(fmt)
+    check_flavor(markdown_flavor)
+    threshold = parse_fail_on(fail_on)
+    env = Environment()
+    kb = load_knowledge(rules_dir)
+    overrides = parse_fact_args(fact or [], kb)
+    names = list(inputs or ["-"])
+    if names.count("-") > 1:
+        from hfdiag.errors import UsageError
+
+        raise UsageError("stdin (-) can be read only once")
+    statuses = []
+    for name in names:
+        report = explain_report(read_input(name, kb, env.stdin), kb, overrides, Redactor())
+        emit(report, env, fmt, markdown_flavor=markdown_flavor, verbose=verbose, lines=len(names) > 1)
+        statuses.append(exit_status(report, threshold))
+    return int(combined(statuses))

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from hfdiag.cli import app
+from hfdiag.cli.options import rules_dir_option
+
+rules_app = typer.Typer(help="List, show, test and lint the rules.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+def _dir(rules_dir: Optional[Path]) -> Path:
+    from hfdiag.engine.data import default_rules_dir
+
+    return rules_dir or default_rules_dir()
+
+
+@rules_app.command("list")
+def rules_list(rules_dir: Optional[Path] = rules_dir_option(), bucket: Optional[str] = typer.Option(None, "--bucket")) -> int:
+    """One line per rule: id, bucket, knowledge, title."""
+    from hfdiag.engine.knowledge import load_knowledge
+
+    kb = load_knowledge(rules_dir)
+    for r in kb.rules:
+        if bucket and r.bucket != bucket:
+            continue
+        typer.echo(f"{r.id}  {r.bucket:<19} {r.knowledge:<11} {r.title}")
+    return 0
+
+
+@rules_app.command("show")
+def rules_show(rule_id: str = typer.Argument(..., metavar="ID"), rules_dir: Optional[Path] = rules_dir_option()) -> int:
+    """The rule file as written."""
+    from hfdiag.engine.knowledge import load_knowledge
+    from hfdiag.errors import UsageError
+
+    kb = load_knowledge(rules_dir)
+    rule = kb.rules.by_id.get(rule_id.upper())
+    if rule is None:
+        raise UsageError(f"no rule {rule_id!r} (see `hfdiag rules list`)")
+    typer.echo(Path(rule.path).read_text(encoding="utf-8").rstrip())
+    return 0
+
+
+@rules_app.command("test")
+def rules_test(rules_dir: Optional[Path] = rules_dir_option()) -> int:
+    """Run every rule's and signature's inline tests."""
+    from hfdiag.engine.knowledge import load_knowledge
+
+    kb = load_knowledge(rules_dir)
+    failures = kb.test()
+    n_tests = sum(len(r.tests) for r in kb.rules) + sum(len(s.tests) for s in kb.signatures.signatures)
+    for f in failures:
+        typer.echo(f"FAIL {f}", err=True)
+    typer.echo(f"{n_tests - len(failures)}/{n_tests} inline tests passed ({len(kb.rules)} rules, {len(kb.signatures)} signatures)")
+    return 1 if failures else 0
+
+
+@rules_app.command("lint")
+def rules_lint(rules_dir: Optional[Path] = rules_dir_option()) -> int:
+    """Validate every rule, signature, chain and catalog file."""
+    from hfdiag.engine.knowledge import KnowledgeBase
+
+    d = _dir(rules_dir)
+    if not d.is_dir():
+        from hfdiag.errors import UsageError
+
+        raise UsageError(f"{d}: rules directory not found")
+    problems = KnowledgeBase.lint(d)
+    for p in problems:
+        typer.echo(p, err=True)
+    typer.echo(f"{len(problems)} problem(s) in {d}")
+    return 1 if problems else 0

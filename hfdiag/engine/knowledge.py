@@ -1,0 +1,156 @@
+"""All rule data of one rules directory, loaded once: facts catalog, chains, precedence, derived facts, rules,
+signatures. `lint()` reports every problem instead of stopping at the first."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from hfdiag.engine import conditions
+from hfdiag.engine.chains import lint_chains, load_chains
+from hfdiag.engine.data import BUCKETS, default_rules_dir, read_yaml
+from hfdiag.engine.rules import RuleSet, lint_dir, load_rules, run_inline_tests
+from hfdiag.engine.signatures import SignatureSet, load_signatures, run_signature_tests
+from hfdiag.errors import RuleError
+
+FACT_TYPES = ("str", "int", "float", "bool", "list")
+
+
+@dataclass
+class FactSpec:
+    key: str
+    type: str
+    description: str
+    probe: str | None = None  # the probe that produces it
+    needs: str | None = None  # e.g. "owner token", "--zerogpu-call", "--transfer-file"
+
+
+class FactCatalog:
+    def __init__(self, specs: dict[str, FactSpec]):
+        self.specs = specs
+        self._wild = [k for k in specs if k.endswith("*")]
+
+    def spec(self, key: str) -> FactSpec | None:
+        if key in self.specs:
+            return self.specs[key]
+        for w in self._wild:
+            if fnmatch.fnmatchcase(key, w):
+                return self.specs[w]
+        return None
+
+    def known(self, key: str) -> bool:
+        return self.spec(key) is not None
+
+
+def _load_catalog(path: Path) -> FactCatalog:
+    data = read_yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get("facts"), dict):
+        raise RuleError(f"{path}: must be a mapping with 'facts'")
+    specs = {}
+    for key, d in data["facts"].items():
+        if not isinstance(d, dict) or d.get("type") not in FACT_TYPES:
+            raise RuleError(f"{path}: fact {key!r} needs a type ({', '.join(FACT_TYPES)})")
+        specs[key] = FactSpec(key, d["type"], d.get("description", ""), d.get("probe"), d.get("needs"))
+    return FactCatalog(specs)
+
+
+def _lint_precedence(data, path: Path, known_fact) -> list[str]:
+    if not isinstance(data, dict) or not isinstance(data.get("narrow_to_broad"), list):
+        return [f"{path}: needs a 'narrow_to_broad' list of buckets"]
+    errs = []
+    order = data["narrow_to_broad"]
+    for b in order:
+        if b not in BUCKETS:
+            errs.append(f"{path}: unknown bucket {b!r}")
+    missing = set(BUCKETS) - set(order) - {"healthy", "inconclusive"}
+    if missing:
+        errs.append(f"{path}: narrow_to_broad lacks {sorted(missing)}")
+    ov = data.get("app_override")
+    if ov is not None:
+        if not isinstance(ov, dict) or "when" not in ov or not isinstance(ov.get("beats"), list):
+            errs.append(f"{path}: app_override needs 'when' and 'beats'")
+        else:
+            errs += [f"{path}: app_override: {e}" for e in conditions.validate(ov["when"], "when", known_fact)]
+            errs += [f"{path}: app_override beats unknown bucket {b!r}" for b in ov["beats"] if b not in BUCKETS]
+    return errs
+
+
+def _lint_derived(data, path: Path, known_fact) -> list[str]:
+    if not isinstance(data, dict) or not isinstance(data.get("derived"), list):
+        return [f"{path}: must be a mapping with a 'derived' list"]
+    errs = []
+    for i, d in enumerate(data["derived"]):
+        if not isinstance(d, dict) or not isinstance(d.get("fact"), str) or "value" not in d or "when" not in d:
+            errs.append(f"{path}: derived[{i}] needs fact, value and when")
+            continue
+        if not known_fact(d["fact"]):
+            errs.append(f"{path}: derived[{i}] fact {d['fact']!r} is not declared in facts.yaml")
+        errs += [f"{path}: derived[{i}]: {e}" for e in conditions.validate(d["when"], "when", known_fact)]
+    return errs
+
+
+class KnowledgeBase:
+    def __init__(self, rules_dir: Path):
+        self.dir = rules_dir
+        if not (rules_dir / "facts.yaml").is_file():
+            raise RuleError(f"{rules_dir}: not a rules directory (no facts.yaml)")
+        self.catalog = _load_catalog(rules_dir / "facts.yaml")
+        known = self.catalog.known
+        self.chains = load_chains(rules_dir / "chains.yaml", known)
+        self.precedence = read_yaml(rules_dir / "precedence.yaml")
+        errs = _lint_precedence(self.precedence, rules_dir / "precedence.yaml", known)
+        derived = read_yaml(rules_dir / "derived.yaml")
+        errs += _lint_derived(derived, rules_dir / "derived.yaml", known)
+        if errs:
+            raise RuleError(errs[0])
+        self.derived = derived["derived"]
+        self.rules: RuleSet = load_rules(rules_dir, known, self.chains)
+        self.signatures: SignatureSet = load_signatures(rules_dir / "signatures.yaml", known)[0]
+
+    @staticmethod
+    def lint(rules_dir: Path) -> list[str]:
+        """Every problem in a rules directory (empty list when clean), plus failing inline tests."""
+        problems: list[str] = []
+        try:
+            catalog = _load_catalog(rules_dir / "facts.yaml")
+        except RuleError as e:
+            return [str(e)]
+        known = catalog.known
+        chains = None
+        try:
+            data = read_yaml(rules_dir / "chains.yaml")
+            problems += lint_chains(data, rules_dir / "chains.yaml", known)
+            chains = data.get("chains") if isinstance(data, dict) else None
+            problems += _lint_precedence(read_yaml(rules_dir / "precedence.yaml"), rules_dir / "precedence.yaml", known)
+            problems += _lint_derived(read_yaml(rules_dir / "derived.yaml"), rules_dir / "derived.yaml", known)
+        except RuleError as e:
+            problems.append(str(e))
+        problems += lint_dir(rules_dir, known, chains if isinstance(chains, dict) else None)
+        try:
+            _, sig_problems = load_signatures(rules_dir / "signatures.yaml", known, strict=False)
+            problems += sig_problems
+        except RuleError as e:
+            problems.append(str(e))
+        return problems
+
+    def test(self) -> list[str]:
+        failures = [
+            f"{rule.id} test {t.get('name', '?')!r}: expected {t['expect']}, got {got}"
+            for rule, t, got in run_inline_tests(self.rules)
+        ]
+        failures += run_signature_tests(self.signatures)
+        return failures
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> KnowledgeBase:
+    return KnowledgeBase(Path(path))
+
+
+def load_knowledge(rules_dir: str | Path | None = None) -> KnowledgeBase:
+    p = Path(rules_dir) if rules_dir else default_rules_dir()
+    if not p.is_dir():
+        raise RuleError(f"{p}: rules directory not found")
+    return _load(str(p.resolve()))

@@ -1,0 +1,207 @@
+"""From facts to a verdict: derive inferred facts, evaluate every rule, apply precedence, walk the chains.
+
+Precedence (documented in docs/architecture.md and rules/precedence.yaml, tested in tests/test_precedence.py):
+1. only matching findings that are not `knowledge: background` can win;
+2. an `app` finding beats the platform buckets in `app_override.beats` when `app_override.when` holds
+   (the request reached user code and user code failed);
+3. otherwise the narrowest boundary wins (earliest in `narrow_to_broad`);
+4. ties: confidence, then the number of true leaves, then the rule id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hfdiag.engine import conditions
+from hfdiag.engine.chains import ChainState, evaluate_chains
+from hfdiag.engine.knowledge import KnowledgeBase
+from hfdiag.engine.rules import RuleOutcome, evaluate_rule
+from hfdiag.evidence.model import Fact, FactSet
+
+_CONF_RANK = {"high": 0, "medium": 1, "low": 2}
+_CONF_DOWN = {"high": "medium", "medium": "low", "low": "low"}
+_SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2, "critical": 3}
+
+
+@dataclass
+class Finding:
+    outcome: RuleOutcome
+    because: str
+
+    @property
+    def rule(self):
+        return self.outcome.rule
+
+    def to_dict(self, with_trace: bool = True) -> dict:
+        r = self.rule
+        d = {
+            "id": r.id,
+            "bucket": r.bucket,
+            "status": self.outcome.status,
+            "title": r.title,
+            "because": self.because,
+            "severity": r.severity,
+            "confidence": r.confidence,
+            "knowledge": r.knowledge,
+            "chain": r.chain,
+            "hop": r.hop,
+            "next_steps": list(r.next_steps),
+            "references": list(r.references),
+            "missing_facts": self.outcome.missing_facts,
+        }
+        if with_trace:
+            d["trace"] = [leaf.to_dict() for leaf in self.outcome.evaluation.leaves]
+        return d
+
+
+@dataclass
+class Need:
+    fact: str
+    probe: str | None
+    needs: str | None
+
+    def to_dict(self) -> dict:
+        return {"fact": self.fact, "probe": self.probe, "needs": self.needs}
+
+
+@dataclass
+class Verdict:
+    bucket: str
+    confidence: str
+    knowledge: str | None
+    rule: str | None
+    summary: str
+    first_missing_hop: str | None = None
+    last_seen_hop: str | None = None
+    needs: list[Need] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "bucket": self.bucket,
+            "confidence": self.confidence,
+            "knowledge": self.knowledge,
+            "rule": self.rule,
+            "summary": self.summary,
+            "first_missing_hop": self.first_missing_hop,
+            "last_seen_hop": self.last_seen_hop,
+            "needs": [n.to_dict() for n in self.needs],
+        }
+
+
+@dataclass
+class Diagnosis:
+    verdict: Verdict
+    findings: list[Finding]  # matches first (winner first), then inconclusive near-misses
+    chains: list[ChainState]
+    facts: FactSet
+
+
+def derive(kb: KnowledgeBase, facts: FactSet) -> None:
+    """Add inferred facts (rules/derived.yaml) that are not already known; in file order."""
+    for d in kb.derived:
+        if d["fact"] in facts:
+            continue
+        if conditions.evaluate(d["when"], facts).result is True:
+            facts.add(Fact(d["fact"], d["value"], "derived", "inferred"))
+
+
+def _hop_label(chains: list[ChainState], chain: str | None, hop: str | None) -> tuple[str | None, str | None]:
+    """(last seen hop, first missing hop) as `chain.hop` for the winning rule's chain."""
+    state = next((c for c in chains if c.name == chain), None)
+    if state is None:
+        return None, (f"{chain}.{hop}" if chain and hop else None)
+    last = state.last_seen
+    computed = state.first_without
+    if hop:
+        rule_hop = next((h for h in state.hops if h.id == hop), None)
+        # The rule names the hop its evidence points at, unless the chain shows that hop was seen.
+        if rule_hop is not None and rule_hop.status != "seen":
+            idx = state.hops.index(rule_hop)
+            seen_before = [h for h in state.hops[:idx] if h.status == "seen"]
+            last = seen_before[-1] if seen_before else None
+            return (f"{chain}.{last.id}" if last else None), f"{chain}.{hop}"
+    return (f"{chain}.{last.id}" if last else None), (f"{chain}.{computed.id}" if computed else None)
+
+
+def _sort_key(kb: KnowledgeBase, f: Finding):
+    order = kb.precedence["narrow_to_broad"]
+    rank = order.index(f.rule.bucket) if f.rule.bucket in order else len(order)
+    return (rank, _CONF_RANK.get(f.rule.confidence, 3), -f.outcome.evaluation.true_leaves, f.rule.id)
+
+
+def choose(kb: KnowledgeBase, facts: FactSet, matches: list[Finding]) -> list[Finding]:
+    """Order matching findings so that the winner comes first."""
+    candidates = [f for f in matches if f.rule.knowledge != "background" and f.rule.bucket != "healthy"]
+    rest = [f for f in matches if f not in candidates]
+    candidates.sort(key=lambda f: _sort_key(kb, f))
+    override = kb.precedence.get("app_override")
+    app = [f for f in candidates if f.rule.bucket == "app"]
+    if override and app and conditions.evaluate(override["when"], facts).result is True:
+        beats = set(override["beats"])
+        head = [f for f in candidates if f.rule.bucket not in beats and f.rule.bucket != "app"
+                and _sort_key(kb, f) < _sort_key(kb, app[0])]
+        tail = [f for f in candidates if f not in head and f not in app]
+        candidates = head + app + tail
+    healthy = sorted((f for f in rest if f.rule.bucket == "healthy"), key=lambda f: f.rule.id)
+    background = sorted((f for f in rest if f.rule.bucket != "healthy"), key=lambda f: f.rule.id)
+    return candidates + healthy + background
+
+
+def diagnose(kb: KnowledgeBase, facts: FactSet, no_evidence_reason: str | None = None) -> Diagnosis:
+    derive(kb, facts)
+    outcomes = [evaluate_rule(r, facts) for r in kb.rules]
+    matches = [Finding(o, o.rule.render_because(facts)) for o in outcomes if o.status == "match"]
+    near = [
+        Finding(o, o.rule.render_because(facts)) for o in outcomes
+        if o.status == "inconclusive" and o.evaluation.true_leaves > 0
+    ]
+    ordered = choose(kb, facts, matches)
+    chains = evaluate_chains(kb.chains, facts)
+    winner = ordered[0] if ordered and ordered[0].rule.knowledge != "background" else None
+
+    if winner is not None and winner.rule.bucket != "healthy":
+        r = winner.rule
+        conf = r.confidence
+        rivals = {f.rule.bucket for f in ordered[1:] if f.rule.bucket not in (r.bucket, "healthy")
+                  and f.rule.knowledge != "background"}
+        if rivals - {"app"} and r.bucket != "app" and len(rivals) >= 2:
+            conf = _CONF_DOWN[conf]  # several other boundaries also fit: say so through a lower confidence
+        last, first = _hop_label(chains, r.chain, r.hop)
+        verdict = Verdict(r.bucket, conf, r.knowledge, r.id, f"{r.title}: {winner.because}", first, last)
+    elif near:
+        near.sort(key=lambda f: (-f.outcome.evaluation.true_leaves, _sort_key(kb, f)))
+        needs = _needs(kb, near)
+        top = near[0].rule
+        verdict = Verdict(
+            "inconclusive", "low", None, None,
+            f"Evidence points towards {top.bucket} ({top.id}) but facts that would decide it are missing: "
+            + ", ".join(n.fact + (f" (needs {n.needs})" if n.needs else f" (from probe {n.probe})" if n.probe else "")
+                        for n in needs[:4]),
+            needs=needs,
+        )
+        last, first = _hop_label(chains, top.chain, top.hop)
+        verdict.last_seen_hop, verdict.first_missing_hop = last, first
+    elif winner is not None:  # healthy
+        verdict = Verdict("healthy", winner.rule.confidence, winner.rule.knowledge, winner.rule.id,
+                          f"{winner.rule.title}: {winner.because}")
+    else:
+        verdict = Verdict(
+            "inconclusive", "low", None, None,
+            no_evidence_reason or "No rule matched the evidence: nothing here names a boundary.",
+        )
+    findings = ordered + sorted(near, key=lambda f: _sort_key(kb, f))
+    return Diagnosis(verdict, findings, chains, facts)
+
+
+def _needs(kb: KnowledgeBase, near: list[Finding]) -> list[Need]:
+    seen: dict[str, Need] = {}
+    for f in near:
+        for key in f.outcome.missing_facts:
+            if key not in seen:
+                spec = kb.catalog.spec(key)
+                seen[key] = Need(key, spec.probe if spec else None, spec.needs if spec else None)
+    return list(seen.values())
+
+
+def severity_at_least(severity: str, threshold: str) -> bool:
+    return _SEVERITY_RANK.get(severity, 0) >= _SEVERITY_RANK.get(threshold, 0)

@@ -1,0 +1,90 @@
+"""Human report (rich): the verdict first in one sentence, then the chains, observed facts apart from the
+interpretation, next steps and references."""
+
+from __future__ import annotations
+
+import io
+
+from hfdiag.environment import Environment
+from hfdiag.redact import Redactor
+from hfdiag.render.text import chain_line, fact_value, matched, near_misses, needs_lines, observed_facts, inferred_facts
+from hfdiag.report import first_sentence
+
+_BUCKET_STYLE = {"healthy": "bold green", "inconclusive": "bold yellow"}
+
+
+def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    buf = io.StringIO()
+    console = Console(
+        file=buf, force_terminal=env.colour, no_color=not env.colour, width=env.width or 100,
+        highlight=False, soft_wrap=False, emoji=False,
+    )
+    v = report["verdict"]
+    style = _BUCKET_STYLE.get(v["bucket"], "bold red")
+    target = f" {report['target']}" if report.get("target") else ""
+    console.print(f"[{style}]Verdict{escape(target)}: {escape(first_sentence(report))}[/]")
+    if v["bucket"] not in ("inconclusive",):
+        console.print(escape(v["summary"]))
+    if v["bucket"] == "inconclusive" and v.get("needs"):
+        console.print("[bold]Would decide it:[/] " + escape("; ".join(needs_lines(report))))
+
+    if report["chains"]:
+        console.print("\n[bold]Evidence chains[/]")
+        for c in report["chains"]:
+            stop = f"  (stops at {c['first_without']})" if c["first_without"] else "  (complete)"
+            console.print(f"  {escape(c['title']):<10} {escape(chain_line(c, ascii_only=not env.colour))}{stop}")
+
+    obs = observed_facts(report)
+    if obs:
+        console.print("\n[bold]Observed[/] (what the probes and inputs showed)")
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        for f in obs[: (None if verbose else 40)]:
+            table.add_row(escape(f["key"]), escape(fact_value(f["value"])), escape(f["source"]))
+        console.print(table)
+        if not verbose and len(obs) > 40:
+            console.print(f"  … {len(obs) - 40} more (use --verbose or --format json)")
+    inf = inferred_facts(report)
+    if inf:
+        console.print("\n[bold]Inferred[/]")
+        for f in inf:
+            console.print(f"  {escape(f['key'])} = {escape(fact_value(f['value']))}")
+
+    findings = matched(report)
+    if findings:
+        console.print("\n[bold]Interpretation[/] (rules that matched, winner first)")
+        for f in findings:
+            console.print(f"  [bold]{f['id']}[/] {escape(f'[{f['bucket']}, {f['knowledge']}]')} {escape(f['title'])}")
+            console.print(f"    {escape(f['because'])}")
+    near = near_misses(report)
+    if near and (verbose or v["bucket"] == "inconclusive"):
+        console.print("\n[bold]Undecided[/] (rules with some evidence and missing facts)")
+        for f in near[:6]:
+            console.print(f"  {f['id']} {escape(f'[{f['bucket']}]')} missing: {escape(', '.join(f['missing_facts']))}")
+
+    steps = []
+    for f in findings[:1] or near[:1]:
+        steps += f["next_steps"]
+    if steps:
+        console.print("\n[bold]Next steps[/]")
+        for s in steps:
+            console.print(f"  - {escape(s)}")
+    refs = [r for f in findings[:2] for r in f["references"]]
+    if refs:
+        console.print("\n[bold]References[/]")
+        for r in refs:
+            console.print(f"  - {escape(r.get('title', r['url']))}: {escape(r['url'])}")
+
+    probes = report.get("probes") or []
+    if probes:
+        console.print("\n[bold]Probes[/]")
+        for p in probes:
+            err = f"  {escape(p['error'])}" if p.get("error") else ""
+            console.print(f"  {p['probe']:<10} {p['status']:<8} {p['duration_ms']:>8.0f} ms{err}")
+    console.print(f"\n[dim]{escape(report['redaction']['summary'])}[/]")
+    text = Redactor().text(buf.getvalue())
+    env.stdout.write(text)
+    env.stdout.flush()

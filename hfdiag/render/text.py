@@ -1,0 +1,47 @@
+"""Pieces of text shared by the human, Markdown and GitHub renderers."""
+
+from __future__ import annotations
+
+SYMBOLS = {"seen": "✔", "missing": "✘", "unknown": "?"}
+ASCII_SYMBOLS = {"seen": "+", "missing": "x", "unknown": "?"}
+
+
+def chain_line(chain: dict, ascii_only: bool = False) -> str:
+    sym = ASCII_SYMBOLS if ascii_only else SYMBOLS
+    arrow = " -> " if ascii_only else " → "
+    return arrow.join(f"{sym[h['status']]} {h['label']}" for h in chain["hops"])
+
+
+def fact_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        text = ", ".join(str(v) for v in value[:10]) + (" …" if len(value) > 10 else "")
+        return f"[{text}]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def observed_facts(report: dict) -> list[dict]:
+    return [f for f in report["facts"] if f["kind"] == "observed"]
+
+
+def inferred_facts(report: dict) -> list[dict]:
+    return [f for f in report["facts"] if f["kind"] == "inferred"]
+
+
+def matched(report: dict) -> list[dict]:
+    return [f for f in report["findings"] if f["status"] == "match"]
+
+
+def near_misses(report: dict) -> list[dict]:
+    return [f for f in report["findings"] if f["status"] == "inconclusive"]
+
+
+def needs_lines(report: dict) -> list[str]:
+    out = []
+    for n in report["verdict"].get("needs", []):
+        how = f"needs {n['needs']}" if n.get("needs") else (f"probe {n['probe']}" if n.get("probe") else "no probe yet")
+        out.append(f"{n['fact']} ({how})")
+    return out
