@@ -1,13 +1,40 @@
 from __future__ import annotations
 
+from pathlib import Path
+from typing import List, Optional
+
 import typer
 
 from hfdiag.cli import app
+from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option
 
 
 @app.command("check")
-def check_cmd(space: str = typer.Argument(..., help="owner/space")) -> int:
-    """Probe a Space (work in progress)."""
-    from hfdiag.errors import UsageError
+def check_cmd(
+    spaces: Optional[List[str]] = typer.Argument(None, help="Space ids (owner/name); several are checked concurrently."),
+    endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Hub endpoint (default: HF_ENDPOINT, else https://huggingface.co)."),
+    token: Optional[str] = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, token file)."),
+    fmt: str = format_option(),
+    markdown_flavor: str = markdown_flavor_option(),
+    timeout: float = typer.Option(30.0, "--timeout", help="Global deadline per Space, in seconds."),
+    fail_on: str = fail_on_option(),
+    wait: float = typer.Option(0.0, "--wait", help="Poll up to this many seconds while the Space is building or starting."),
+    bundle: Optional[Path] = typer.Option(None, "--bundle", help="Write the redacted evidence bundle to this file."),
+    sim: Optional[str] = typer.Option(None, "--sim", help="Run against the embedded simulator with this scenario."),
+    sim_as: str = typer.Option("owner", "--sim-as", help="With --sim: call as owner, other (a non-owner token) or anonymous."),
+    dns_server: Optional[str] = typer.Option(None, "--dns-server", help="DNS server HOST[:PORT] instead of the system resolver."),
+    status_url: Optional[str] = typer.Option(None, "--status-url", help="Status page JSON (default: the public Hugging Face status page)."),
+    concurrency: int = typer.Option(4, "--concurrency", help="How many Spaces are checked at once."),
+    route_requests: int = typer.Option(4, "--route-requests", help="Requests the route probe sends to the Space origin."),
+    zerogpu_call: Optional[str] = typer.Option(None, "--zerogpu-call", help="Opt-in: call this API name once (spends quota)."),
+    zerogpu_data: Optional[str] = typer.Option(None, "--zerogpu-data", help="JSON list of inputs for --zerogpu-call."),
+    settle_wait: float = typer.Option(0.0, "--settle-wait", help="With --zerogpu-call: re-read the quota after this many seconds."),
+    transfer_file: Optional[str] = typer.Option(None, "--transfer-file", help="REPO[:PATH] to probe the transfer path with."),
+    rules_dir: Optional[Path] = rules_dir_option(),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every fact and undecided rule."),
+) -> int:
+    """Probe Spaces live and name the boundary where the evidence disappears."""
+    from hfdiag.cli.check_run import run
 
-    raise UsageError("check is not implemented yet")
+    return run(locals())

@@ -7,7 +7,16 @@ import io
 
 from hfdiag.environment import Environment
 from hfdiag.redact import Redactor
-from hfdiag.render.text import chain_line, fact_value, matched, near_misses, needs_lines, observed_facts, inferred_facts
+from hfdiag.render.text import (
+    chain_line,
+    fact_value,
+    grouped_facts,
+    inferred_facts,
+    matched,
+    near_misses,
+    needs_lines,
+    observed_facts,
+)
 from hfdiag.report import first_sentence
 
 _BUCKET_STYLE = {"healthy": "bold green", "inconclusive": "bold yellow"}
@@ -41,12 +50,18 @@ def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
     obs = observed_facts(report)
     if obs:
         console.print("\n[bold]Observed[/] (what the probes and inputs showed)")
-        table = Table(show_header=False, box=None, padding=(0, 2))
-        for f in obs[: (None if verbose else 40)]:
-            table.add_row(escape(f["key"]), escape(fact_value(f["value"])), escape(f["source"]))
-        console.print(table)
-        if not verbose and len(obs) > 40:
-            console.print(f"  … {len(obs) - 40} more (use --verbose or --format json)")
+        if verbose:
+            table = Table(show_header=False, box=None, padding=(0, 2))
+            for f in obs:
+                table.add_row(escape(f["key"]), escape(fact_value(f["value"])), escape(f["source"]))
+            console.print(table)
+        else:
+            table = Table(show_header=False, box=None, padding=(0, 1))
+            table.add_column(style="bold", no_wrap=True)
+            table.add_column(overflow="fold")
+            for family, text in grouped_facts(obs):
+                table.add_row(escape(family), escape(text))
+            console.print(table)
     inf = inferred_facts(report)
     if inf:
         console.print("\n[bold]Inferred[/]")
@@ -57,13 +72,15 @@ def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
     if findings:
         console.print("\n[bold]Interpretation[/] (rules that matched, winner first)")
         for f in findings:
-            console.print(f"  [bold]{f['id']}[/] {escape(f'[{f['bucket']}, {f['knowledge']}]')} {escape(f['title'])}")
+            tag = escape("[" + f["bucket"] + ", " + f["knowledge"] + "]")
+            console.print(f"  [bold]{f['id']}[/] {tag} {escape(f['title'])}")
             console.print(f"    {escape(f['because'])}")
     near = near_misses(report)
     if near and (verbose or v["bucket"] == "inconclusive"):
         console.print("\n[bold]Undecided[/] (rules with some evidence and missing facts)")
         for f in near[:6]:
-            console.print(f"  {f['id']} {escape(f'[{f['bucket']}]')} missing: {escape(', '.join(f['missing_facts']))}")
+            tag = escape("[" + f["bucket"] + "]")
+            console.print(f"  {f['id']} {tag} missing: {escape(', '.join(f['missing_facts']))}")
 
     steps = []
     for f in findings[:1] or near[:1]:

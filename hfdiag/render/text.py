@@ -6,10 +6,19 @@ SYMBOLS = {"seen": "✔", "missing": "✘", "unknown": "?"}
 ASCII_SYMBOLS = {"seen": "+", "missing": "x", "unknown": "?"}
 
 
-def chain_line(chain: dict, ascii_only: bool = False) -> str:
+def chain_line(chain: dict, ascii_only: bool = False, labels: bool = False) -> str:
     sym = ASCII_SYMBOLS if ascii_only else SYMBOLS
     arrow = " -> " if ascii_only else " → "
-    return arrow.join(f"{sym[h['status']]} {h['label']}" for h in chain["hops"])
+    return arrow.join(f"{sym[h['status']]} {h['label'] if labels else h['id']}" for h in chain["hops"])
+
+
+def grouped_facts(facts: list[dict]) -> list[tuple[str, str]]:
+    """Facts grouped by family (`space`, `route`, ...) as `key=value` runs: compact for a terminal."""
+    groups: dict[str, list[str]] = {}
+    for f in facts:
+        family, _, rest = f["key"].partition(".")
+        groups.setdefault(family, []).append(f"{rest or family}={fact_value(f['value'])}")
+    return [(family, "  ".join(items)) for family, items in groups.items()]
 
 
 def fact_value(value) -> str:

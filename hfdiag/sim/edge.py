@@ -79,7 +79,7 @@ async def _proxy(sim: SimState, space: SpaceState, scope, receive, send, role: s
     raw = [(k, v) for k, v in scope["headers"]]
     has_tok = any(k.lower() == b"x-ip-token" for k, _ in raw)
     mode = space.knob("edge.ip_token")
-    if mode == "strip" or (mode == "inject" and has_tok is False):
+    if mode == "strip":
         raw = [(k, v) for k, v in raw if k.lower() != b"x-ip-token"]
     if mode == "inject" and not has_tok:
         from .state import USERS
@@ -106,7 +106,10 @@ async def _proxy(sim: SimState, space: SpaceState, scope, receive, send, role: s
     async def edge_send(message):
         if message["type"] == "http.response.start":
             message = dict(message)
-            message["headers"] = list(message.get("headers", [])) + extra
+            hs = list(message.get("headers", []))
+            if not any(k.lower() == b"server" for k, _ in hs):
+                hs.append((b"server", b"uvicorn"))
+            message["headers"] = hs + extra
             st = message["status"]
             if log_access:
                 try:

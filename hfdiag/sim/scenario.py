@@ -171,6 +171,7 @@ KNOBS: dict[str, tuple[Any, Any, str]] = {
     "zerogpu.left": ({}, _dict, "initial remaining seconds per tier (anonymous/regular/pro/space)"),
     "zerogpu.max_duration_s": ({"anonymous": 300, "regular": 300, "pro": 2400}, _dict,
                                "largest allowed requested seconds per tier [UNVERIFIED]"),
+    "zerogpu.runs_used": ({}, _dict, "runs already used today per tier (for the runs limit)"),
     "zerogpu.runs_limit": (None, _opt_int, "request-count limit per pool and day [UNVERIFIED numbers]"),
     "zerogpu.resets_in_s": (83, _int, "seconds until the quota resets ('Try again in 0:01:23')"),
     "zerogpu.messages": ({}, _dict, "override message templates by key (for UNVERIFIED wording)"),
@@ -408,7 +409,7 @@ def _add_fleet(sc: Scenario) -> None:
     for k in mix:
         if k not in FLEET_KINDS:
             raise ScenarioError(f"scenario {sc.name!r}: unknown fleet kind {k!r}{_suggest(k, FLEET_KINDS)}")
-    sc.spaces = [s for s in sc.spaces if not s.id.startswith("fleetuser/")]
+    sc.spaces = [s for s in sc.spaces if not re.fullmatch(r"fleetuser/space-\d{3,}", s.id)]
     rng = random.Random(sc.knobs.get("seed", 1))
     kinds, weights = list(mix), [float(mix[k]) for k in mix]
     for i in range(n):

@@ -74,7 +74,9 @@ class Ledger:
             base_map = self.sim.knob("zerogpu.base", space)
             left_map = self.sim.knob("zerogpu.left", space)
             base = int(base_map.get(tier, 0))
-            p = {"pool": key, "tier": tier, "base": base, "charges": [], "refunds": [], "runs": 0,
+            runs_map = self.sim.knob("zerogpu.runs_used", space)
+            p = {"pool": key, "tier": tier, "base": base, "charges": [], "refunds": [],
+                 "runs": int(runs_map.get(tier, 0)),
                  "created": time.time()}
             if tier in left_map:
                 p["charges"].append({"ts": time.time() - 3600, "seconds": base - int(left_map[tier]),

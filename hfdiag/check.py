@@ -1,0 +1,117 @@
+"""`hfdiag check` as a library: probe one or several Spaces concurrently, diagnose, build reports and bundles."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+from dataclasses import dataclass, field
+
+from hfdiag.engine.knowledge import KnowledgeBase
+from hfdiag.engine.verdict import diagnose
+from hfdiag.errors import UsageError
+from hfdiag.evidence.bundle import Bundle
+from hfdiag.evidence.model import Fact, FactSet, ProbeResult
+from hfdiag.probes.base import CheckOptions, ProbeContext
+from hfdiag.redact import Redactor
+from hfdiag.report import build_report
+
+SPACE_ID_RX = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
+
+
+def validate_space_id(space_id: str) -> str:
+    sid = space_id.strip()
+    for prefix in ("https://huggingface.co/spaces/", "huggingface.co/spaces/", "spaces/"):
+        if sid.startswith(prefix):
+            sid = sid[len(prefix):].strip("/")
+    if not SPACE_ID_RX.match(sid) or "--" in sid or ".." in sid or sid.endswith(".git"):
+        raise UsageError(f"{space_id!r} is not a Space id (expected owner/name)")
+    return sid
+
+
+@dataclass
+class CheckResult:
+    space_id: str
+    probes: list[ProbeResult]
+    report: dict
+    bundle: Bundle
+    interrupted: bool = False
+    requests_sent: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def _post_facts(results: list[ProbeResult]) -> list[Fact]:
+    """Facts about the run itself: which evidence was unreachable and why."""
+    out = []
+    logs = next((r for r in results if r.probe == "logs"), None)
+    if logs is not None and logs.status == "skipped" and "owner's token" in (logs.error or ""):
+        out.append(Fact("logs.need_owner_token", True, "probe:logs", "observed"))
+    return out
+
+
+async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, progress=None,
+                      interrupted: asyncio.Event | None = None) -> CheckResult:
+    from hfdiag.probes.http import Http
+    from hfdiag.probes.registry import load_probes
+    from hfdiag.probes.runner import run_probes
+
+    redactor = Redactor([options.token] if options.token else [])
+    http = Http(options.endpoint, options.token, trust_env=options.trust_env)
+    ctx = ProbeContext(space_id=space_id, options=options, http=http, redactor=redactor, knowledge=kb,
+                       progress=progress or (lambda *a: None))
+    probes = load_probes()
+    watcher = None
+    if interrupted is not None:
+        async def watch() -> None:
+            await interrupted.wait()
+            ctx.shared["_interrupted"] = True
+            for t in asyncio.all_tasks():
+                if t.get_name().startswith("probe:"):
+                    t.cancel()
+        watcher = asyncio.create_task(watch())
+    try:
+        results = await run_probes(probes, ctx, options.timeout)
+    finally:
+        if watcher:
+            watcher.cancel()
+        await http.aclose()
+    facts = FactSet()
+    for r in results:
+        facts.update(r.facts)
+    extra_facts = _post_facts(results)
+    facts.update(extra_facts)
+    no_evidence = None
+    if all(r.status != "ok" for r in results if r.probe in ("space", "route")):
+        no_evidence = "Neither the Hub API nor the Space origin gave usable evidence (see the probe errors)."
+    diagnosis = diagnose(kb, facts, no_evidence_reason=no_evidence)
+    report = build_report(diagnosis, mode="check", target=space_id, redactor=redactor, probes=results)
+    bundle = Bundle(target=space_id, probes=results, facts=extra_facts)
+    bundle = Bundle.from_dict(redactor.obj(bundle.to_dict()))
+    return CheckResult(space_id, results, report, bundle, bool(ctx.shared.get("_interrupted")), http.requests_sent)
+
+
+async def check_many(space_ids: list[str], options: CheckOptions, kb: KnowledgeBase, concurrency: int = 4,
+                     progress_for=None, on_result=None) -> list[CheckResult]:
+    """Check several Spaces concurrently under a bound; results come back in input order."""
+    sem = asyncio.Semaphore(max(1, concurrency))
+    interrupted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    except (NotImplementedError, RuntimeError, ValueError):
+        pass
+
+    async def one(sid: str) -> CheckResult:
+        async with sem:
+            res = await check_space(sid, options, kb, progress_for(sid) if progress_for else None, interrupted)
+            if on_result:
+                on_result(res)
+            return res
+
+    try:
+        return list(await asyncio.gather(*(one(s) for s in space_ids)))
+    finally:
+        try:
+            loop.remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass

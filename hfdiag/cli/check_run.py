@@ -1,0 +1,146 @@
+"""The body of `hfdiag check`: options -> (simulator) -> probes -> reports, bundles and an exit status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from pathlib import Path
+
+from hfdiag.environment import Environment
+from hfdiag.errors import UsageError
+from hfdiag.exit_status import ExitStatus
+
+
+def _bundle_path(base: Path, space_id: str, many: bool) -> Path:
+    if not many:
+        return base
+    return base.with_name(f"{base.stem}-{space_id.replace('/', '--')}{base.suffix or '.json'}")
+
+
+@contextlib.contextmanager
+def _simulator(scenario: str | None):
+    if not scenario:
+        yield None
+        return
+    try:
+        from hfdiag.sim import Simulator, load_scenario
+    except ModuleNotFoundError as e:
+        raise UsageError(f"--sim needs the 'sim' extra: pip install 'hfdiag[sim]' ({e.name} missing)") from None
+    from hfdiag.sim import ScenarioError
+
+    try:
+        load_scenario(scenario)
+    except ScenarioError as e:
+        raise UsageError(str(e).splitlines()[0]) from None
+    sim = Simulator(scenario)
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+def run(a: dict) -> int:
+    from hfdiag.auth import find_token
+    from hfdiag.check import check_many, validate_space_id
+    from hfdiag.cli.check_flow import emit
+    from hfdiag.cli.options import check_flavor, check_format
+    from hfdiag.engine.knowledge import load_knowledge
+    from hfdiag.outcome import combined, exit_status, parse_fail_on
+    from hfdiag.probes.base import CheckOptions
+    from hfdiag.render.progress import make_progress
+
+    env = Environment()
+    fmt = check_format(a["fmt"])
+    check_flavor(a["markdown_flavor"])
+    threshold = parse_fail_on(a["fail_on"])
+    for name in ("timeout", "wait", "settle_wait"):
+        if a[name] is not None and a[name] < 0:
+            raise UsageError(f"--{name.replace('_', '-')} must not be negative")
+    if a["timeout"] <= 0:
+        raise UsageError("--timeout must be positive")
+    if a["concurrency"] < 1 or a["route_requests"] < 1:
+        raise UsageError("--concurrency and --route-requests must be at least 1")
+    if a["sim_as"] not in ("owner", "other", "anonymous"):
+        raise UsageError("--sim-as must be owner, other or anonymous")
+    if a["zerogpu_data"] is not None:
+        try:
+            data = json.loads(a["zerogpu_data"])
+        except ValueError:
+            raise UsageError("--zerogpu-data must be JSON (a list of inputs)") from None
+        if not isinstance(data, list):
+            raise UsageError("--zerogpu-data must be a JSON list")
+    if a["zerogpu_data"] is not None and not a["zerogpu_call"]:
+        raise UsageError("--zerogpu-data goes with --zerogpu-call")
+    kb = load_knowledge(a["rules_dir"])
+
+    with _simulator(a["sim"]) as sim:
+        spaces = list(a["spaces"] or [])
+        if not spaces and sim is not None:
+            spaces = [sim.space_ids[0]]
+        if not spaces:
+            raise UsageError("name at least one Space (owner/name)")
+        spaces = [validate_space_id(s) for s in spaces]
+        if sim is not None:
+            endpoint = sim.endpoint
+            token = None if a["sim_as"] == "anonymous" else sim.tokens["owner" if a["sim_as"] == "owner" else "other"]
+            source = f"--sim-as {a['sim_as']}"
+            if a["token"]:
+                token, source = a["token"], "--token"
+            dns_server = a["dns_server"] or sim.dns_server
+            status_url = a["status_url"] or sim.status_url
+        else:
+            endpoint = (a["endpoint"] or env.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+            if not endpoint.startswith(("http://", "https://")):
+                raise UsageError(f"--endpoint {endpoint!r}: expected an http(s) URL")
+            token, source = find_token(a["token"], env.environ)
+            dns_server = a["dns_server"]
+            status_url = a["status_url"] or "https://status.huggingface.co/index.json"
+        if dns_server:
+            from hfdiag.probes.dnsutil import parse_server
+
+            try:
+                parse_server(dns_server)
+            except ValueError:
+                raise UsageError(f"--dns-server {dns_server!r}: expected HOST[:PORT]") from None
+        options = CheckOptions(
+            endpoint=endpoint, token=token, token_source=source, timeout=a["timeout"] + a["wait"],
+            wait=a["wait"], route_requests=a["route_requests"], dns_server=dns_server, status_url=status_url,
+            trust_env=sim is None, zerogpu_call=a["zerogpu_call"], zerogpu_data=a["zerogpu_data"],
+            settle_wait=a["settle_wait"], transfer_file=a["transfer_file"],
+        )
+        many = len(spaces) > 1
+        progress_objs = []
+
+        def progress_for(sid: str):
+            p = make_progress(env, a["quiet"] or os.environ.get("HFDIAG_NO_PROGRESS") == "1",
+                              prefix=f"{sid} " if many else "")
+            if p is not None:
+                progress_objs.append(p)
+            return p
+
+        try:
+            results = asyncio.run(check_many(spaces, options, kb, a["concurrency"], progress_for))
+        except KeyboardInterrupt:
+            raise
+        finally:
+            for p in progress_objs:
+                p.close()
+
+    statuses = []
+    for res in results:
+        emit(res.report, env, fmt, markdown_flavor=a["markdown_flavor"], verbose=a["verbose"], lines=many)
+        if a["bundle"]:
+            path = _bundle_path(a["bundle"], res.space_id, many)
+            try:
+                res.bundle.write(path)
+            except OSError as e:
+                raise UsageError(f"--bundle {path}: cannot write ({e.strerror})") from None
+            env.message(f"hfdiag: evidence bundle written to {path} (replay: hfdiag explain {path})")
+        statuses.append(exit_status(res.report, threshold))
+    if any(r.interrupted for r in results):
+        env.message("hfdiag: interrupted: the report above holds what was gathered before Ctrl-C")
+        return int(ExitStatus.INTERRUPTED)
+    return int(combined(statuses))

@@ -1,0 +1,81 @@
+"""DNS lookups with dnspython against a chosen server, classified the way the reference does:
+ok / nxdomain / nodata / servfail / refused / timeout, with latency, CNAME chain and TTL."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DnsOutcome:
+    host: str
+    outcome: str  # ok | nxdomain | nodata | servfail | refused | timeout | error
+    addresses: list[str] = field(default_factory=list)
+    cnames: list[str] = field(default_factory=list)
+    ttl: int | None = None
+    latency_ms: float = 0.0
+    error: str | None = None
+
+    def describe(self) -> str:
+        if self.outcome == "ok":
+            chain = f" via {' -> '.join(self.cnames)}" if self.cnames else ""
+            return f"{', '.join(self.addresses[:4])}{chain} (ttl {self.ttl})"
+        return f"{self.outcome}" + (f": {self.error}" if self.error else "")
+
+    def to_dict(self) -> dict:
+        return {"host": self.host, "outcome": self.outcome, "addresses": self.addresses, "cnames": self.cnames,
+                "ttl": self.ttl, "latency_ms": round(self.latency_ms, 1), "error": self.error}
+
+
+def parse_server(server: str) -> tuple[str, int]:
+    """HOST[:PORT] or [v6]:PORT -> (address, port)."""
+    s = server.strip()
+    if s.startswith("["):
+        host, _, rest = s[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else 53
+    if s.count(":") == 1:
+        host, port = s.split(":")
+        return host, int(port)
+    return s, 53
+
+
+async def resolve_with(server: str, host: str, rdtype: str = "A", timeout: float = 3.0) -> DnsOutcome:
+    import dns.asyncresolver
+    import dns.exception
+    import dns.resolver
+
+    addr, port = parse_server(server)
+    r = dns.asyncresolver.Resolver(configure=False)
+    r.nameservers = [addr]
+    r.port = port
+    r.timeout = min(timeout, 2.0)
+    r.lifetime = timeout
+    start = time.monotonic()
+    out = DnsOutcome(host, "error")
+    try:
+        ans = await r.resolve(host, rdtype)
+        out.outcome = "ok"
+        out.addresses = sorted(rr.to_text() for rr in ans.rrset) if ans.rrset else []
+        out.ttl = ans.rrset.ttl if ans.rrset else None
+        chain = getattr(ans, "chaining_result", None)
+        if chain is not None:
+            out.cnames = [rrset.name.to_text().rstrip(".") for rrset in chain.cnames]
+            if out.cnames:
+                out.cnames.append(ans.canonical_name.to_text().rstrip("."))
+    except dns.resolver.NXDOMAIN:
+        out.outcome = "nxdomain"
+    except dns.resolver.NoAnswer:
+        out.outcome = "nodata"
+    except dns.resolver.NoNameservers as e:
+        text = str(e)
+        out.outcome = "refused" if "REFUSED" in text else "servfail"
+        out.error = text[:200]
+    except dns.exception.Timeout:
+        out.outcome = "timeout"
+        out.error = f"no answer from {addr}:{port} within {timeout:g}s"
+    except (dns.exception.DNSException, OSError, ValueError) as e:
+        out.outcome = "error"
+        out.error = f"{type(e).__name__}: {e}"[:200]
+    out.latency_ms = (time.monotonic() - start) * 1000
+    return out

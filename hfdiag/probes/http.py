@@ -1,0 +1,187 @@
+"""One careful HTTP client for every probe.
+
+- The token goes only to the Hub endpoint's host (and, for a private Space, to the origin the API named);
+  redirects are followed by hand, and Authorization never follows a redirect to another host.
+- Every request has a total deadline (a slow drip of 1 byte/s cannot hold a probe forever) and a body cap
+  (applied to the decoded bytes, so a gzip bomb stops at the cap).
+- Errors become `HttpFailure` with a precise, redacted one-line message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+DEFAULT_MAX_BODY = 4 * 1024 * 1024
+MAX_REDIRECTS = 5
+USER_AGENT_PREFIX = "hfdiag"
+
+
+class HttpFailure(Exception):
+    """A transport-level failure (DNS, connect, reset, timeout, oversize, redirect loop)."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind  # dns | connect | reset | timeout | too_large | redirect_loop | protocol | decode
+
+
+@dataclass
+class HttpResult:
+    url: str
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    elapsed_ms: float
+    redirects: list[str]
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise HttpFailure(f"invalid UTF-8 in the JSON answer of {_short(self.url)}", "decode") from None
+        except ValueError as e:
+            raise HttpFailure(f"malformed JSON from {_short(self.url)} ({str(e)[:60]})", "decode") from None
+
+
+def _short(url: str) -> str:
+    p = urlsplit(url)
+    return f"{p.scheme}://{p.netloc}{p.path}"
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    p = urlsplit(url)
+    port = p.port or (443 if p.scheme == "https" else 80 if p.scheme == "http" else None)
+    return p.scheme, (p.hostname or "").lower(), port
+
+
+def classify_error(exc: BaseException, url: str) -> HttpFailure:
+    """A precise one-line message for a transport failure."""
+    where = _short(url)
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectTimeout):
+        return HttpFailure(f"connect timeout to {where}", "timeout")
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)):
+        return HttpFailure(f"no data from {where} within the read timeout ({type(exc).__name__})", "timeout")
+    if isinstance(exc, httpx.ConnectError):
+        low = text.lower()
+        if "name or service not known" in low or "temporary failure in name resolution" in low or "nodename" in low \
+                or "no address associated" in low or "getaddrinfo" in low:
+            return HttpFailure(f"DNS failure for {where}: {text}", "dns")
+        if "refused" in low:
+            return HttpFailure(f"connection refused by {where}", "connect")
+        return HttpFailure(f"cannot connect to {where}: {text}", "connect")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        low = text.lower()
+        if "peer closed" in low or "without sending" in low or "incomplete" in low:
+            return HttpFailure(f"{where} closed the connection early: {text}", "reset")
+        return HttpFailure(f"protocol error from {where}: {text}", "protocol")
+    if isinstance(exc, httpx.ReadError):
+        return HttpFailure(f"connection reset while reading {where}: {text}", "reset")
+    if isinstance(exc, httpx.DecodingError):
+        return HttpFailure(f"undecodable body from {where}: {text}", "decode")
+    if isinstance(exc, asyncio.TimeoutError):
+        return HttpFailure(f"{where} did not finish within its deadline", "timeout")
+    return HttpFailure(f"{type(exc).__name__} talking to {where}: {text}", "protocol")
+
+
+class Http:
+    def __init__(self, endpoint: str, token: str | None, *, trust_env: bool = True, request_timeout: float = 10.0,
+                 connect_timeout: float = 5.0, user_agent: str | None = None):
+        from hfdiag import __version__
+
+        self.endpoint = endpoint.rstrip("/")
+        self.token = token
+        self._token_origins = {origin(self.endpoint)}
+        self.request_timeout = request_timeout
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
+            follow_redirects=False,
+            trust_env=trust_env,
+            headers={"user-agent": user_agent or f"{USER_AGENT_PREFIX}/{__version__}"},
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        )
+        self.requests_sent = 0
+
+    def allow_token_for(self, url: str) -> None:
+        """Also send the token to this origin (a private Space's origin, as named by the Hub API)."""
+        self._token_origins.add(origin(url))
+
+    def hub(self, path: str) -> str:
+        return f"{self.endpoint}{path}"
+
+    def _auth_headers(self, url: str, auth: bool) -> dict:
+        if auth and self.token and origin(url) in self._token_origins:
+            return {"authorization": f"Bearer {self.token}"}
+        return {}
+
+    async def request(self, method: str, url: str, *, auth: bool = True, headers: dict | None = None,
+                      params: dict | None = None, json_body: Any = None, follow: bool = True,
+                      max_body: int = DEFAULT_MAX_BODY, deadline: float | None = None,
+                      read_body: bool = True) -> HttpResult:
+        """One request (following same-policy redirects), bounded in time and size."""
+        total = deadline if deadline is not None else self.request_timeout
+        try:
+            return await asyncio.wait_for(
+                self._request(method, url, auth, headers, params, json_body, follow, max_body, read_body), total)
+        except asyncio.TimeoutError:
+            raise HttpFailure(f"{_short(url)} did not answer completely within {total:g}s", "timeout") from None
+
+    async def _request(self, method, url, auth, headers, params, json_body, follow, max_body, read_body):
+        start = time.monotonic()
+        seen: list[str] = []
+        current = url
+        first_origin = origin(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            # Authorization only to allowed origins, and never once a redirect left the first origin.
+            send_auth = auth and origin(current) == first_origin
+            hdrs = {**(headers or {}), **self._auth_headers(current, send_auth)}
+            self.requests_sent += 1
+            try:
+                req = self.client.build_request(method, current, headers=hdrs, params=params, json=json_body)
+                resp = await self.client.send(req, stream=True)
+            except httpx.HTTPError as e:
+                raise classify_error(e, current) from None
+            try:
+                if follow and resp.status_code in (301, 302, 303, 307, 308) and "location" in resp.headers:
+                    nxt = urljoin(current, resp.headers["location"])
+                    if nxt in seen or nxt == current:
+                        raise HttpFailure(f"redirect loop at {_short(nxt)}", "redirect_loop")
+                    seen.append(current)
+                    current = nxt
+                    params = None
+                    if resp.status_code == 303:
+                        method, json_body = "GET", None
+                    continue
+                body = await self._read(resp, current, max_body) if read_body else b""
+            finally:
+                await resp.aclose()
+            return HttpResult(current, resp.status_code, resp.headers, body, (time.monotonic() - start) * 1000, seen)
+        raise HttpFailure(f"more than {MAX_REDIRECTS} redirects from {_short(url)}", "redirect_loop")
+
+    async def _read(self, resp: httpx.Response, url: str, max_body: int) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                if size > max_body:
+                    raise HttpFailure(f"answer of {_short(url)} is larger than {max_body // 1024} KiB", "too_large")
+                chunks.append(chunk)
+        except httpx.HTTPError as e:
+            raise classify_error(e, url) from None
+        return b"".join(chunks)
+
+    async def get_json(self, url: str, **kw) -> tuple[HttpResult, Any]:
+        res = await self.request("GET", url, **kw)
+        if res.status >= 400:
+            return res, None
+        return res, res.json()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

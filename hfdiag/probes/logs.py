@@ -1,0 +1,276 @@
+"""Log probe: build and run logs over SSE, drained with bounds (idle time, lines, deadline), tolerant of
+keep-alives and of the server replaying its buffer on reconnect; banners, staleness, last lines, markers, and
+the shared signatures turned into facts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import httpx
+
+from hfdiag.evidence.model import ProbeResult
+from hfdiag.probes.base import ProbeContext
+from hfdiag.probes.http import HttpFailure, classify_error
+from hfdiag.probes.space import api_path
+
+BUILD_QUEUED = re.compile(r"^=+ Build Queued at ")
+APP_STARTUP = re.compile(r"^=+ Application Startup at ")
+BUILD_DONE = re.compile(r"(?i)(Build and upload completed|pushing (manifest|layers|image)|exporting to image|"
+                        r"naming to |writing image sha256|--> Pushing)")
+BUILD_ERROR = re.compile(r"(?i)(--> ERROR:|did not complete successfully: exit code|^ERROR: failed to)")
+LISTENING = re.compile(r"(?i)(Uvicorn running on|Running on local URL|Application startup complete|"
+                       r"You can now view your Streamlit app|Listening on|\* Running on http)")
+TRACEBACK = re.compile(r"^Traceback \(most recent call last\):")
+MARKER = re.compile(r"hfdiag-marker (\{.*\})\s*$")
+MAX_LINE = 4096
+
+
+@dataclass
+class LogRead:
+    status: int | None = None
+    lines: list[tuple[str, str | None]] = field(default_factory=list)  # (line, timestamp)
+    error: str | None = None
+    ended: str = ""  # drained | closed | limit | deadline
+
+
+def parse_timestamp(ts: str | None) -> float | None:
+    if not ts:
+        return None
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: int, budget: float,
+                   tail: int | None = None, done=None, tick: float = 0.1) -> LogRead:
+    """Drain one log stream. Keep-alives (empty data) do not count as activity; a replay after a reconnect
+    is deduplicated by event index. The stream never ends by itself, so reading stops when `done(lines,
+    idle_for)` says so, else after `idle_s` without a line."""
+    from httpx_sse import EventSource
+
+    http = ctx.http
+    url = http.hub(api_path(ctx.space_id) + f"/logs/{kind}")
+    params = {"tail": str(tail)} if tail else None
+    out = LogRead()
+    loop = asyncio.get_running_loop()
+    t_end = loop.time() + budget
+    for attempt in range(2):  # one reconnect: the server replays its buffer from the start
+        index = 0
+        headers = {"accept": "text/event-stream", **http._auth_headers(url, True)}
+        try:
+            async with http.client.stream("GET", url, headers=headers, params=params,
+                                          timeout=httpx.Timeout(idle_s + 3, connect=5.0)) as resp:
+                http.requests_sent += 1
+                out.status = resp.status_code
+                if resp.status_code >= 400:
+                    body = (await _read_small(resp)).decode("utf-8", errors="replace")
+                    out.error = f"{resp.status_code} from /logs/{kind}: {body[:160].strip()}"
+                    return out
+                events = EventSource(resp).aiter_sse().__aiter__()
+                last_data = loop.time()
+                while True:
+                    remaining = t_end - loop.time()
+                    if remaining <= 0:
+                        out.ended = "deadline"
+                        return out
+                    idle_for = loop.time() - last_data
+                    if done is not None:
+                        verdict = done(out.lines, idle_for)
+                        if verdict:
+                            out.ended = verdict if isinstance(verdict, str) else "complete"
+                            return out
+                        wait = min(remaining, tick)
+                    else:
+                        wait = min(remaining, idle_s - idle_for)
+                        if wait <= 0:
+                            out.ended = "drained"
+                            return out
+                    try:
+                        ev = await asyncio.wait_for(events.__anext__(), wait)
+                    except asyncio.TimeoutError:
+                        continue
+                    except StopAsyncIteration:
+                        out.ended = "closed"
+                        return out
+                    if not ev.data.strip():
+                        continue  # keep-alive: not activity
+                    index += 1
+                    if index <= len(out.lines):
+                        continue  # replayed after a reconnect
+                    line, ts = _parse_event(ev.data)
+                    out.lines.append((line[:MAX_LINE], ts))
+                    last_data = loop.time()
+                    if len(out.lines) >= max_lines:
+                        out.ended = "limit"
+                        return out
+        except httpx.HTTPError as e:
+            failure = classify_error(e, url)
+            if attempt == 0 and failure.kind in ("reset", "protocol") and out.lines:
+                continue
+            if isinstance(e, httpx.ReadTimeout) and out.status and out.status < 400:
+                out.ended = "drained"
+                return out
+            out.error = str(failure)
+            return out
+    return out
+
+
+async def _read_small(resp: httpx.Response, cap: int = 4096) -> bytes:
+    buf = b""
+    async for chunk in resp.aiter_bytes():
+        buf += chunk
+        if len(buf) >= cap:
+            break
+    return buf[:cap]
+
+
+def _parse_event(data: str) -> tuple[str, str | None]:
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return data.rstrip("\n"), None
+    if isinstance(obj, dict):
+        text = obj.get("data")
+        ts = obj.get("timestamp")
+        return (text if isinstance(text, str) else json.dumps(text)).rstrip("\n"), ts if isinstance(ts, str) else None
+    return str(obj), None
+
+
+def parse_markers(lines: list[str]) -> list[dict]:
+    out = []
+    for line in lines:
+        m = MARKER.search(line)
+        if m:
+            try:
+                obj = json.loads(m.group(1))
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and isinstance(obj.get("event"), str):
+                out.append(obj)
+    return out
+
+
+def build_done(idle_s: float):
+    """The build log is complete at its terminal line (finished or failed), else after `idle_s` of silence."""
+
+    def done(lines, idle_for):
+        if lines and (BUILD_DONE.search(lines[-1][0]) or BUILD_ERROR.search(lines[-1][0])):
+            return "complete"
+        return "drained" if idle_for >= idle_s else False
+
+    return done
+
+
+def run_done(ctx: ProbeContext, idle_s: float):
+    """The run log is read until this run's nonce shows up (the request reached the container), or, once the
+    route probe is finished or not running, after `idle_s` of silence."""
+    nonce = ctx.shared.get("route.nonce")
+    route_done: asyncio.Event | None = ctx.shared.get("route.done")
+    loop = asyncio.get_running_loop()
+    state = {"seen": 0, "found": False, "since": None}
+
+    def done(lines, idle_for):
+        if nonce:
+            for line, _ in lines[state["seen"]:]:
+                if nonce in line:
+                    state["found"] = True
+            state["seen"] = len(lines)
+            if state["found"] and (route_done is None or route_done.is_set()):
+                return "nonce"
+        if route_done is not None and not route_done.is_set():
+            return False
+        if state["since"] is None:
+            state["since"] = loop.time()
+        quiet = min(idle_for, loop.time() - state["since"]) if route_done is not None else idle_for
+        return "drained" if quiet >= idle_s else False
+
+    return done
+
+
+class LogsProbe:
+    name = "logs"
+    after: tuple[str, ...] = ()
+    timeout = 20.0
+
+    def enabled(self, ctx: ProbeContext) -> str | None:
+        if not ctx.http.token:
+            return "log access needs the owner's token"
+        return None
+
+    async def run(self, ctx: ProbeContext, result: ProbeResult) -> None:
+        opts = ctx.options
+        budget = max(0.5, min(self.timeout, ctx.options.timeout) - 0.5)
+        ctx.shared["logs.step"] = "draining the build and run logs"
+        build, run = await asyncio.gather(
+            read_log(ctx, "build", idle_s=opts.log_idle_s, max_lines=opts.log_max_lines, budget=budget,
+                     done=build_done(opts.log_idle_s)),
+            read_log(ctx, "run", idle_s=opts.log_idle_s, max_lines=opts.log_max_lines, budget=budget,
+                     done=run_done(ctx, opts.log_idle_s)),
+        )
+        nonce = ctx.shared.get("route.nonce")
+        route = ctx.shared.get("route.sent")
+        if nonce and route and run.status is not None and run.status < 400:
+            result.fact("route.nonce_in_run_log", any(nonce in ln for ln, _ in run.lines))
+        denied = [r for r in (build, run) if r.status in (401, 403)]
+        if denied:
+            result.fact("logs.denied", True)
+            result.fact("logs.need_owner_token", True)
+            result.status = "denied"
+            result.error = f"log access refused ({denied[0].status}): reading logs needs the owner's token"
+        self._summarise(ctx, result, "build_log", build)
+        self._summarise(ctx, result, "run_log", run)
+        ctx.shared["logs.run_lines"] = [ln for ln, _ in run.lines]
+        errors = [r.error for r in (build, run) if r.error and r.status not in (401, 403)]
+        if errors and result.status == "ok":
+            result.status = "error"
+            result.error = "; ".join(errors)
+        result.detail["build_log_end"] = build.ended
+        result.detail["run_log_end"] = run.ended
+
+    def _summarise(self, ctx: ProbeContext, result: ProbeResult, prefix: str, read: LogRead) -> None:
+        if read.status is None or read.status >= 400:
+            if read.status is not None:
+                result.fact(f"{prefix}.status", read.status)
+                result.fact(f"{prefix}.available", False)
+            return
+        lines = [ln for ln, _ in read.lines]
+        result.fact(f"{prefix}.status", read.status)
+        result.fact(f"{prefix}.available", True)
+        result.fact(f"{prefix}.lines", len(lines))
+        stamps = [t for t in (parse_timestamp(ts) for _, ts in read.lines) if t is not None]
+        if stamps:
+            result.fact(f"{prefix}.last_line_age_s", round(max(0.0, time.time() - max(stamps)), 1))
+        if prefix == "build_log":
+            queued = any(BUILD_QUEUED.search(ln) for ln in lines)
+            result.fact("build_log.queued_banner", queued)
+            after_banner = [ln for ln in lines if ln.strip() and not BUILD_QUEUED.search(ln)]
+            result.fact("build_log.started", bool(after_banner))
+            result.fact("build_log.finished", any(BUILD_DONE.search(ln) for ln in lines))
+            result.fact("build_log.error", any(BUILD_ERROR.search(ln) for ln in lines))
+        else:
+            result.fact("run_log.startup_banner", any(APP_STARTUP.search(ln) for ln in lines))
+            result.fact("run_log.app_listening", any(LISTENING.search(ln) for ln in lines))
+            result.fact("run_log.traceback", any(TRACEBACK.search(ln) for ln in lines))
+            markers = parse_markers(lines)
+            if any(m["event"] == "gpu.enter" for m in markers):
+                result.fact("zerogpu.function_entered", True)
+            egress = [m for m in markers if m["event"] == "egress"]
+            if egress:
+                result.fact("egress.marker_seen", True)
+                ctx.shared["logs.egress_markers"] = egress
+            ctx.shared["logs.markers"] = markers
+        # Signatures: the same engine as `hfdiag explain`; run-log facts override build-log ones.
+        scan = ctx.knowledge.signatures.scan_text("\n".join(lines) + "\n", source=f"probe:logs/{prefix}")
+        existing = {f.key for f in result.facts}
+        for f in scan.fact_list():
+            if f.key not in existing or prefix == "run_log":
+                result.facts = [x for x in result.facts if x.key != f.key]
+                result.fact(f.key, f.value)
+        tail = [ctx.redactor.text(ln) for ln in lines[-8:]]
+        result.excerpts += [f"{prefix}: {ln}" for ln in tail]

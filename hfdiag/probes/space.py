@@ -1,0 +1,155 @@
+"""Space probe: info and runtime from the Hub API (stage, hardware, errorMessage, domains, replicas, sdk), and
+`--wait` polling while the stage is intermediate (the CI "verify after push" step)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import quote
+
+from hfdiag.evidence.model import ProbeResult
+from hfdiag.probes.base import ProbeContext, ProbeDenied
+from hfdiag.probes.http import HttpFailure
+
+KNOWN_STAGES = {
+    "NO_APP_FILE", "CONFIG_ERROR", "BUILDING", "BUILD_ERROR", "RUNNING", "RUNNING_BUILDING", "RUNTIME_ERROR",
+    "DELETING", "STOPPED", "PAUSED", "APP_STARTING", "RUNNING_APP_STARTING", "SLEEPING",
+}
+INTERMEDIATE = {"BUILDING", "RUNNING_BUILDING", "APP_STARTING", "RUNNING_APP_STARTING"}
+ZEROGPU_FLAVORS = {"zero-a10g"}
+
+
+def api_path(space_id: str) -> str:
+    return "/api/spaces/" + quote(space_id, safe="/")
+
+
+class SpaceProbe:
+    name = "space"
+    after: tuple[str, ...] = ()
+    timeout = 3600.0  # bounded by the global deadline (and --wait)
+
+    def enabled(self, ctx: ProbeContext) -> str | None:
+        return None
+
+    async def run(self, ctx: ProbeContext, result: ProbeResult) -> None:
+        http = ctx.http
+        ctx.shared["space.step"] = "asking the Hub API for the Space"
+        res = await http.request("GET", http.hub(api_path(ctx.space_id)))
+        result.fact("space.id", ctx.space_id)
+        result.fact("space.api_status", res.status)
+        result.detail["request_id"] = res.headers.get("x-request-id")
+        if res.status == 401 and not http.token:
+            result.error = "the Hub answers 401 to anonymous callers for missing and private Spaces alike"
+            raise ProbeDenied(f"{ctx.space_id}: not visible anonymously (401): missing or private; "
+                              "a token decides which")
+        if res.status == 401:
+            raise ProbeDenied(f"{ctx.space_id}: the Hub rejected the token (401 {_error_text(res)})")
+        if res.status == 404:
+            result.fact("space.exists", False)
+            code = res.headers.get("x-error-code", "")
+            raise HttpFailure(f"{ctx.space_id}: not found (404 {code or _error_text(res)})".strip(), "not_found")
+        if res.status == 429:
+            raise HttpFailure(f"rate limited by the Hub (429; RateLimit: {res.headers.get('ratelimit', '?')})",
+                              "rate_limited")
+        if res.status >= 400:
+            raise HttpFailure(f"Hub API answered {res.status} for {ctx.space_id}: {_error_text(res)}", "http")
+        info = res.json()
+        if not isinstance(info, dict):
+            raise HttpFailure("Hub API answered with JSON that is not an object", "decode")
+        result.fact("space.exists", True)
+        self._record_info(ctx, result, info)
+        runtime = info.get("runtime") if isinstance(info.get("runtime"), dict) else None
+        if runtime is None:
+            runtime = await self._runtime(ctx)
+        self._record_runtime(ctx, result, runtime)
+        if ctx.options.wait > 0:
+            await self._wait(ctx, result, runtime)
+
+    async def _runtime(self, ctx: ProbeContext) -> dict:
+        ctx.shared["space.step"] = "reading the Space runtime"
+        res = await ctx.http.request("GET", ctx.http.hub(api_path(ctx.space_id) + "/runtime"))
+        if res.status >= 400:
+            raise HttpFailure(f"runtime endpoint answered {res.status}: {_error_text(res)}", "http")
+        data = res.json()
+        return data if isinstance(data, dict) else {}
+
+    async def _wait(self, ctx: ProbeContext, result: ProbeResult, runtime: dict) -> None:
+        start = time.monotonic()
+        history = [runtime.get("stage")]
+        while runtime.get("stage") in INTERMEDIATE and time.monotonic() - start < ctx.options.wait:
+            ctx.shared["space.step"] = f"waiting for the stage to leave {runtime.get('stage')}"
+            ctx.say(self.name, f"stage {runtime.get('stage')}, waited {time.monotonic() - start:.0f}s")
+            await asyncio.sleep(min(ctx.options.wait_interval, max(0.0, ctx.options.wait - (time.monotonic() - start))))
+            runtime = await self._runtime(ctx)
+            if runtime.get("stage") != history[-1]:
+                history.append(runtime.get("stage"))
+            self._record_runtime(ctx, result, runtime)
+        waited = time.monotonic() - start
+        result.fact("space.stage_waited_s", round(waited, 1))
+        result.fact("space.still_intermediate", runtime.get("stage") in INTERMEDIATE)
+        result.detail["stage_history"] = history
+
+    def _record_info(self, ctx: ProbeContext, result: ProbeResult, info: dict) -> None:
+        card = info.get("cardData") if isinstance(info.get("cardData"), dict) else {}
+        for key, value in (("space.sdk", info.get("sdk") or card.get("sdk")), ("space.sha", info.get("sha")),
+                           ("space.sdk_version", card.get("sdk_version")), ("space.private", info.get("private")),
+                           ("space.host", info.get("host"))):
+            if value is not None:
+                result.fact(key, value if isinstance(value, (bool, int, float)) else str(value))
+        host = info.get("host")
+        if isinstance(host, str) and host.startswith(("http://", "https://")):
+            ctx.shared["space.host"] = host.rstrip("/")
+            if info.get("private"):
+                ctx.http.allow_token_for(host)
+        siblings = info.get("siblings") if isinstance(info.get("siblings"), list) else []
+        ctx.shared["space.siblings"] = [s for s in siblings if isinstance(s, dict)]
+        ctx.shared["space.info"] = {"sdk": info.get("sdk"), "subdomain": info.get("subdomain")}
+
+    def _record_runtime(self, ctx: ProbeContext, result: ProbeResult, rt: dict) -> None:
+        facts = {}
+        stage = rt.get("stage")
+        if isinstance(stage, str):
+            facts["space.stage"] = stage
+            facts["space.stage_known"] = stage in KNOWN_STAGES
+        hw = rt.get("hardware") if isinstance(rt.get("hardware"), dict) else {}
+        current, requested = hw.get("current"), hw.get("requested")
+        if current or requested:
+            facts["space.hardware"] = str(current or requested)
+        if requested:
+            facts["space.hardware_requested"] = str(requested)
+        reps = rt.get("replicas") if isinstance(rt.get("replicas"), dict) else {}
+        if isinstance(reps.get("current"), int):
+            facts["space.replicas_current"] = reps["current"]
+        if isinstance(reps.get("requested"), int):
+            facts["space.replicas_requested"] = reps["requested"]
+        domains = rt.get("domains") if isinstance(rt.get("domains"), list) else []
+        if domains:
+            facts["space.domains_ready"] = all(isinstance(d, dict) and d.get("stage") == "READY" for d in domains)
+        msg = rt.get("errorMessage")
+        if isinstance(msg, str) and msg.strip():
+            facts["space.error_message"] = ctx.redactor.text(msg.strip())[:500]
+            result.excerpts.append(msg.strip()[:500])
+            # The same signatures that read logs classify errorMessage (scheduling failure, exit codes, ...).
+            scan = ctx.knowledge.signatures.scan_text(msg, source="probe:space")
+            for f in scan.fact_list():
+                facts.setdefault(f.key, f.value)
+        if facts.get("space.hardware") in ZEROGPU_FLAVORS:
+            facts["space.zerogpu"] = True
+        for k, v in facts.items():
+            result.facts = [f for f in result.facts if f.key != k]
+            result.fact(k, v)
+        ctx.shared["space.runtime"] = rt
+        ctx.say(self.name, f"stage {stage}")
+
+
+def _error_text(res) -> str:
+    msg = res.headers.get("x-error-message")
+    if msg:
+        return msg[:200]
+    try:
+        data = res.json()
+        if isinstance(data, dict) and isinstance(data.get("error"), str):
+            return data["error"][:200]
+    except HttpFailure:
+        pass
+    return res.body[:120].decode("utf-8", errors="replace")
