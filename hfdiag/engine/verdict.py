@@ -106,21 +106,31 @@ def derive(kb: KnowledgeBase, facts: FactSet) -> None:
 
 
 def _hop_label(chains: list[ChainState], chain: str | None, hop: str | None) -> tuple[str | None, str | None]:
-    """(last seen hop, first missing hop) as `chain.hop` for the winning rule's chain."""
+    """(last seen hop, first hop without evidence) as `chain.hop`.
+
+    1. The winning rule names the hop its evidence points at, unless the chains show that hop was seen.
+    2. Otherwise the first chain (build, request, zerogpu, transfer, egress) with an explicitly missing hop:
+       its first hop after the last one seen.
+    3. Otherwise the rule's own chain, as far as it has evidence.
+    """
+    def label(c: ChainState, h) -> str | None:
+        return f"{c.name}.{h.id}" if h is not None else None
+
     state = next((c for c in chains if c.name == chain), None)
-    if state is None:
-        return None, (f"{chain}.{hop}" if chain and hop else None)
-    last = state.last_seen
-    computed = state.first_without
-    if hop:
+    if state is not None and hop:
         rule_hop = next((h for h in state.hops if h.id == hop), None)
-        # The rule names the hop its evidence points at, unless the chain shows that hop was seen.
         if rule_hop is not None and rule_hop.status != "seen":
             idx = state.hops.index(rule_hop)
             seen_before = [h for h in state.hops[:idx] if h.status == "seen"]
-            last = seen_before[-1] if seen_before else None
-            return (f"{chain}.{last.id}" if last else None), f"{chain}.{hop}"
-    return (f"{chain}.{last.id}" if last else None), (f"{chain}.{computed.id}" if computed else None)
+            return label(state, seen_before[-1] if seen_before else None), label(state, rule_hop)
+    elif state is None and chain and hop:
+        return None, f"{chain}.{hop}"
+    broken = next((c for c in chains if any(h.status == "missing" for h in c.hops) and c.first_without), None)
+    if broken is not None:
+        return label(broken, broken.last_seen), label(broken, broken.first_without)
+    if state is not None and state.relevant:
+        return label(state, state.last_seen), label(state, state.first_without)
+    return None, None
 
 
 def _sort_key(kb: KnowledgeBase, f: Finding):

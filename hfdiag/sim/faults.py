@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import gzip
 import io
 import json
 import socket
@@ -279,5 +278,3 @@ async def _drip(sim, handler, scope, receive, send, rate: float) -> None:
             return
         raise
 
-
-_ = gzip  # gzip module format (wbits=31) is produced by zlib above

@@ -10,7 +10,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from . import zerogpu
 from .logs import GENERIC_TRACEBACK

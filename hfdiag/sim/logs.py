@@ -66,7 +66,12 @@ class LogBuffer:
             if len(self._entries) > count:
                 return
             self._waiters.append(fut)
-        await fut
+        try:
+            await fut
+        finally:
+            with self._lock:
+                if fut in self._waiters:
+                    self._waiters.remove(fut)
 
 
 SM120_WARNING = [

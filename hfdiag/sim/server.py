@@ -22,7 +22,7 @@ LOCAL_ROLES = ("cdn", "transfer", "foreign")  # served under the other loopback 
 
 def _tcp_socket(host: str, port: int = 0, reuse: bool = False) -> socket.socket:
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM)
+    s = socket.socket(fam, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # proto set: asyncio then sets TCP_NODELAY
     try:
         if reuse:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

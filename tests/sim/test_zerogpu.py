@@ -56,9 +56,9 @@ def test_queue_timeout_charged_never_refunded(sim_factory, client):
     msgs = run_gradio(client, sim, headers=auth(sim), gradio_user="app")
     assert [m["msg"] for m in msgs] == ["estimation", "process_starts", "log", "process_completed", "close_stream"]
     done = msgs[3]
-    text = f"No GPU was available after 60s. <a style=\"white-space: nowrap;text-underline-offset: 2px;color: " \
-           f"var(--body-text-color)\" href=\"https://huggingface.co/subscribe/pro?from=ZeroGPU\">Subscribe to Pro</a>" \
-           f" to get the highest priority in ZeroGPU queues."
+    text = "No GPU was available after 60s. <a style=\"white-space: nowrap;text-underline-offset: 2px;color: " \
+           "var(--body-text-color)\" href=\"https://huggingface.co/subscribe/pro?from=ZeroGPU\">Subscribe to Pro</a>" \
+           " to get the highest priority in ZeroGPU queues."
     assert done["success"] is False and done["title"] == "ZeroGPU queue timeout"
     assert done["output"] == {"error": text, "duration": 10, "visible": True, "title": "ZeroGPU queue timeout"}
     assert _markers(sim) == []  # never entered user code
