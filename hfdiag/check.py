@@ -56,7 +56,8 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
     from hfdiag.probes.runner import run_probes
 
     redactor = Redactor([options.token] if options.token else [])
-    http = Http(options.endpoint, options.token, trust_env=options.trust_env)
+    http = Http(options.endpoint, options.token, trust_env=options.trust_env,
+                limiter=options.extra.get("limiter"))  # a shared hfdiag.ratelimit.RateLimiter (scan)
     ctx = ProbeContext(space_id=space_id, options=options, http=http, redactor=redactor, knowledge=kb,
                        progress=progress or (lambda *a: None))
     probes = load_probes()

@@ -94,48 +94,86 @@ class ScanResult:
         return list(self.facts.values())
 
 
+def keyword_trie(words: list[str]) -> str:
+    """One regex for many literals, factored as a trie: Python's engine then tries a handful of first
+    characters per position instead of every keyword (about 1.5-3x faster than a flat alternation)."""
+    root: dict = {}
+    for w in words:
+        node = root
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        if list(node) == [""]:
+            return ""
+        optional = "" in node
+        alts = [re.escape(ch) + emit(sub) for ch, sub in sorted(node.items()) if ch]
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if optional else body
+
+    return emit(root) if words else ""
+
+
+def _compile_prefilter(words: list[str]):
+    """(pattern, needs lower-cased input). RE2 (google-re2) runs one case-insensitive DFA over all keywords
+    at hundreds of MB/s; without it, a stdlib trie regex over lower-cased bytes does the same job, slower."""
+    if not words:
+        return None, False
+    try:
+        import re2  # type: ignore[import-not-found]
+
+        options = re2.Options()
+        options.max_mem = 64 << 20
+        return re2.compile("(?i)" + "|".join(re.escape(w) for w in words), options), False
+    except Exception:  # not installed, or the pattern exceeds RE2's limits: fall back to the stdlib
+        return re.compile(keyword_trie(words).encode("utf-8")), True
+
+
 class SignatureSet:
     def __init__(self, signatures: list[Signature]):
         self.signatures = signatures
-        self._by_keyword: dict[str, list[int]] = {}
+        self._by_keyword: dict[bytes, list[int]] = {}
         for i, sig in enumerate(signatures):
             for kw in sig.keywords:
-                self._by_keyword.setdefault(kw.lower(), []).append(i)
-        # Longest keywords first so an alternation prefers the most specific literal.
-        kws = sorted(self._by_keyword, key=len, reverse=True)
-        self._prefilter = re.compile("|".join(re.escape(k) for k in kws), re.IGNORECASE) if kws else None
+                self._by_keyword.setdefault(kw.lower().encode("utf-8"), []).append(i)
+        # A hit on a keyword also stands for every keyword it contains ("exceeded your quota (" holds "quota ("),
+        # since the scan reports non-overlapping hits only.
+        self._closure: dict[bytes, list[int]] = {
+            k: sorted({i for other, ids in self._by_keyword.items() if other in k for i in ids})
+            for k in self._by_keyword
+        }
+        words = sorted(k.decode("utf-8") for k in self._by_keyword)
+        self._prefilter, self._prefilter_lowers = _compile_prefilter(words)
 
     def __len__(self) -> int:
         return len(self.signatures)
 
-    def keyword_pattern(self) -> str:
-        return self._prefilter.pattern if self._prefilter else ""
+    def keywords(self) -> list[str]:
+        return sorted(k.decode("utf-8") for k in self._by_keyword)
 
     # -- scanning ---------------------------------------------------------------------------------------------
     def scan_text(self, text: str, source: str = "text", result: ScanResult | None = None) -> ScanResult:
         result = result or ScanResult()
-        self._scan_chunk(text, source, result)
-        result.bytes += len(text)
-        result.lines += text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+        data = text.encode("utf-8", errors="replace")
+        self._scan_chunk(data, source, result)
+        result.bytes += len(data)
+        result.lines += data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
         return result
 
     def scan_lines(self, lines: Iterable[str], source: str = "text") -> ScanResult:
-        result = ScanResult()
-        for line in lines:
-            self.scan_text(line if line.endswith("\n") else line + "\n", source, result)
-        return result
+        return self.scan_text("\n".join(lines) + "\n", source)
 
     def scan_stream(self, stream: IO[bytes], source: str = "text", keep_text: int = 0) -> tuple[ScanResult, str]:
         """Scan a binary stream chunk by chunk; also returns up to `keep_text` leading characters."""
         result = ScanResult()
-        head: list[str] = []
-        kept = 0
+        head = b""
         tail = b""
         while True:
             block = stream.read(CHUNK_BYTES)
             if not block:
                 break
-            data = tail + block
+            data = tail + block if tail else block
             cut = data.rfind(b"\n")
             if cut < 0 and len(data) < 4 * CHUNK_BYTES:
                 tail = data
@@ -143,46 +181,49 @@ class SignatureSet:
             if cut < 0:
                 cut = len(data) - 1
             chunk, tail = data[: cut + 1], data[cut + 1:]
-            text = chunk.decode("utf-8", errors="replace")
-            if kept < keep_text:
-                head.append(text[: keep_text - kept])
-                kept += len(head[-1])
-            self._scan_chunk(text, source, result)
+            if len(head) < keep_text:
+                head += chunk[: keep_text - len(head)]
+            self._scan_chunk(chunk, source, result)
             result.bytes += len(chunk)
             result.lines += chunk.count(b"\n")
         if tail:
-            text = tail.decode("utf-8", errors="replace")
-            if kept < keep_text:
-                head.append(text[: keep_text - kept])
-            self._scan_chunk(text, source, result)
+            if len(head) < keep_text:
+                head += tail[: keep_text - len(head)]
+            self._scan_chunk(tail, source, result)
             result.bytes += len(tail)
             result.lines += 1
-        return result, "".join(head)
+        return result, head.decode("utf-8", errors="replace")[:keep_text]
 
-    def _scan_chunk(self, text: str, source: str, result: ScanResult) -> None:
-        if self._prefilter is None or not text:
+    def _scan_chunk(self, data: bytes, source: str, result: ScanResult) -> None:
+        if self._prefilter is None or not data:
             return
         line_start, line_end, first_hit = 0, -1, 0
         pending: set[int] = set()
-        for hit in self._prefilter.finditer(text):
+        for hit in self._prefilter.finditer(data.lower() if self._prefilter_lowers else data):
             pos = hit.start()
             if pos > line_end:  # the hit is on a new line: settle the previous one
                 if pending:
-                    self._match_line(text, line_start, line_end, first_hit, pending, source, result)
+                    self._match_line(data, line_start, line_end, first_hit, pending, source, result)
                     pending = set()
-                line_start = text.rfind("\n", 0, pos) + 1
-                e = text.find("\n", pos)
-                line_end = len(text) if e < 0 else e
+                line_start = data.rfind(b"\n", 0, pos) + 1
+                e = data.find(b"\n", pos)
+                line_end = len(data) if e < 0 else e
                 first_hit = pos
-            pending.update(self._by_keyword.get(hit.group(0).lower(), ()))
+            pending.update(self._keyword_sigs(hit.group(0).decode("utf-8", errors="replace").lower().encode("utf-8")))
         if pending:
-            self._match_line(text, line_start, line_end, first_hit, pending, source, result)
+            self._match_line(data, line_start, line_end, first_hit, pending, source, result)
 
-    def _match_line(self, text, start, end, hit_pos, sig_ids, source, result) -> None:
+    def _keyword_sigs(self, matched: bytes) -> list[int]:
+        sigs = self._closure.get(matched)
+        if sigs is not None:
+            return sigs
+        return [i for k, v in self._by_keyword.items() if k in matched for i in v]
+
+    def _match_line(self, data: bytes, start, end, hit_pos, sig_ids, source, result) -> None:
         if end - start > MAX_LINE_CHARS:
             start = max(start, hit_pos - MAX_LINE_CHARS // 2)
             end = min(end, start + MAX_LINE_CHARS)
-        line = text[start:end].rstrip("\r")
+        line = data[start:end].decode("utf-8", errors="replace").rstrip("\r")
         matched_any = False
         for i in sorted(sig_ids):
             sig = self.signatures[i]

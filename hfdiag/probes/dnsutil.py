@@ -42,13 +42,19 @@ def parse_server(server: str) -> tuple[str, int]:
 
 async def resolve_with(server: str, host: str, rdtype: str = "A", timeout: float = 3.0) -> DnsOutcome:
     import dns.asyncresolver
-    import dns.exception
-    import dns.resolver
 
     addr, port = parse_server(server)
     r = dns.asyncresolver.Resolver(configure=False)
     r.nameservers = [addr]
     r.port = port
+    return await resolve_using(r, host, rdtype, timeout, f"{addr}:{port}")
+
+
+async def resolve_using(r, host: str, rdtype: str = "A", timeout: float = 3.0, where: str = "the resolver") -> DnsOutcome:
+    """Resolve with a prepared dns.asyncresolver.Resolver and classify the outcome."""
+    import dns.exception
+    import dns.resolver
+
     r.timeout = min(timeout, 2.0)
     r.lifetime = timeout
     start = time.monotonic()
@@ -73,7 +79,7 @@ async def resolve_with(server: str, host: str, rdtype: str = "A", timeout: float
         out.error = text[:200]
     except dns.exception.Timeout:
         out.outcome = "timeout"
-        out.error = f"no answer from {addr}:{port} within {timeout:g}s"
+        out.error = f"no answer from {where} within {timeout:g}s"
     except (dns.exception.DNSException, OSError, ValueError) as e:
         out.outcome = "error"
         out.error = f"{type(e).__name__}: {e}"[:200]

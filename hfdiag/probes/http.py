@@ -92,10 +92,12 @@ def classify_error(exc: BaseException, url: str) -> HttpFailure:
 
 class Http:
     def __init__(self, endpoint: str, token: str | None, *, trust_env: bool = True, request_timeout: float = 10.0,
-                 connect_timeout: float = 5.0, user_agent: str | None = None):
+                 connect_timeout: float = 5.0, user_agent: str | None = None, limiter=None):
         from hfdiag import __version__
 
         self.endpoint = endpoint.rstrip("/")
+        # optional shared hfdiag.ratelimit.RateLimiter: consulted for requests to the Hub endpoint's origin only
+        self.limiter = limiter
         self.token = token
         self._token_origins = {origin(self.endpoint)}
         self.request_timeout = request_timeout
@@ -105,8 +107,18 @@ class Http:
             trust_env=trust_env,
             headers={"user-agent": user_agent or f"{USER_AGENT_PREFIX}/{__version__}"},
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            # with a limiter, every request to the Hub (streams included) is counted and its RateLimit read
+            event_hooks={"request": [self._limit_request], "response": [self._limit_response]} if limiter else None,
         )
         self.requests_sent = 0
+
+    async def _limit_request(self, request: httpx.Request) -> None:
+        if origin(str(request.url)) == origin(self.endpoint):
+            await self.limiter.acquire(str(request.url))
+
+    async def _limit_response(self, response: httpx.Response) -> None:
+        if origin(str(response.request.url)) == origin(self.endpoint):
+            self.limiter.observe(str(response.request.url), response.status_code, response.headers)
 
     def allow_token_for(self, url: str) -> None:
         """Also send the token to this origin (a private Space's origin, as named by the Hub API)."""
@@ -126,11 +138,18 @@ class Http:
                       read_body: bool = True) -> HttpResult:
         """One request (following same-policy redirects), bounded in time and size."""
         total = deadline if deadline is not None else self.request_timeout
-        try:
-            return await asyncio.wait_for(
-                self._request(method, url, auth, headers, params, json_body, follow, max_body, read_body), total)
-        except asyncio.TimeoutError:
-            raise HttpFailure(f"{_short(url)} did not answer completely within {total:g}s", "timeout") from None
+
+        async def once() -> HttpResult:
+            try:
+                return await asyncio.wait_for(
+                    self._request(method, url, auth, headers, params, json_body, follow, max_body, read_body), total)
+            except asyncio.TimeoutError:
+                raise HttpFailure(f"{_short(url)} did not answer completely within {total:g}s", "timeout") from None
+
+        if self.limiter is not None and origin(url) == origin(self.endpoint):
+            # the rate-limit wait is outside the per-request deadline; a 429 is sent again after the back-off
+            return await self.limiter.call(url, once)
+        return await once()
 
     async def _request(self, method, url, auth, headers, params, json_body, follow, max_body, read_body):
         start = time.monotonic()

@@ -10,6 +10,8 @@ PROBES = (
     "hfdiag.probes.logs:LogsProbe",
     "hfdiag.probes.route:RouteProbe",
     "hfdiag.probes.status:StatusProbe",
+    "hfdiag.probes.transfer:TransferProbe",
+    "hfdiag.probes.dns:DnsProbe",
 )
 
 

@@ -43,6 +43,66 @@ async def _foreign(sim: SimState, scope, receive, send) -> None:
     await Response(json.dumps(body), 200, media_type="application/json")(scope, receive, send)
 
 
+class ConcurrencyStats:
+    """Open TCP connections and in-flight HTTP requests, with their peaks (all roles; requests also by role).
+    Updated on the simulator's loop; read from anywhere (`sim.concurrency`), reset with `reset()`."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.connections = 0
+        self.peak_connections = 0
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.in_flight_by_role: dict[str, int] = {}
+        self.peak_in_flight_by_role: dict[str, int] = {}
+
+    def opened(self) -> None:
+        self.connections += 1
+        self.peak_connections = max(self.peak_connections, self.connections)
+
+    def closed(self) -> None:
+        self.connections = max(0, self.connections - 1)
+
+    def begin(self, role: str) -> None:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        n = self.in_flight_by_role[role] = self.in_flight_by_role.get(role, 0) + 1
+        self.peak_in_flight_by_role[role] = max(self.peak_in_flight_by_role.get(role, 0), n)
+
+    def end(self, role: str) -> None:
+        self.in_flight -= 1
+        self.in_flight_by_role[role] -= 1
+
+    def to_dict(self) -> dict:
+        return {"peak_connections": self.peak_connections, "peak_in_flight": self.peak_in_flight,
+                "peak_in_flight_by_role": dict(self.peak_in_flight_by_role)}
+
+
+class _CountingSet(set):
+    """uvicorn's set of open connections, counting as protocols add and remove themselves."""
+
+    def __init__(self, stats: ConcurrencyStats) -> None:
+        super().__init__()
+        self._stats = stats
+
+    def add(self, item) -> None:
+        if item not in self:
+            self._stats.opened()
+        super().add(item)
+
+    def discard(self, item) -> None:
+        if item in self:
+            self._stats.closed()
+        super().discard(item)
+
+    def remove(self, item) -> None:
+        if item in self:
+            self._stats.closed()
+        super().remove(item)
+
+
 class Simulator:
     """A simulated Hugging Face for one scenario. `start()`/`stop()` or use as a context manager."""
 
@@ -60,6 +120,7 @@ class Simulator:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self.dns: DnsResponder | None = None
+        self.concurrency = ConcurrencyStats()  # peak open connections / in-flight requests (scan tests)
 
     # ---- lifecycle ------------------------------------------------------------------------------------------------
     def start(self) -> Simulator:
@@ -176,6 +237,7 @@ class Simulator:
                                 date_header=True)
         config.load()
         server = uvicorn.Server(config)
+        server.server_state.connections = _CountingSet(self.concurrency)
         server.lifespan = config.lifespan_class(config)
         st.server = server
         await server.startup(sockets=list(self._socks))
@@ -230,10 +292,14 @@ class Simulator:
             async def handler(s, r, w):
                 await hub.handle(st, s, r, w)
         hit = faults.match(st, role, space, scope["method"], scope["path"])
-        if hit:
-            await faults.apply(st, hit[1], scope, receive, send, handler)
-        else:
-            await handler(scope, receive, send)
+        self.concurrency.begin(role)
+        try:
+            if hit:
+                await faults.apply(st, hit[1], scope, receive, send, handler)
+            else:
+                await handler(scope, receive, send)
+        finally:
+            self.concurrency.end(role)
 
     # ---- public API -----------------------------------------------------------------------------------------------
     def _st(self) -> SimState:
