@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import re
 import signal
+import threading
 from dataclasses import dataclass, field
 
 from hfdiag.engine.knowledge import KnowledgeBase
@@ -91,12 +93,36 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
     return CheckResult(space_id, results, report, bundle, bool(ctx.shared.get("_interrupted")), http.requests_sent)
 
 
+class DaemonExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The loop's default executor (getaddrinfo runs there): each call in its own daemon thread, and shutdown
+    does not wait. A system resolver that never answers then cannot hold the process past the deadline:
+    `asyncio.run` waits for the default executor on exit, and pool threads are joined at interpreter exit."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+
+        def work() -> None:
+            if not fut.set_running_or_notify_cancel():
+                return
+            try:
+                fut.set_result(fn(*args, **kwargs))
+            except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine
+                fut.set_exception(e)
+
+        threading.Thread(target=work, name="hfdiag-blocking", daemon=True).start()
+        return fut
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        return None
+
+
 async def check_many(space_ids: list[str], options: CheckOptions, kb: KnowledgeBase, concurrency: int = 4,
                      progress_for=None, on_result=None) -> list[CheckResult]:
     """Check several Spaces concurrently under a bound; results come back in input order."""
     sem = asyncio.Semaphore(max(1, concurrency))
     interrupted = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_default_executor(DaemonExecutor(max_workers=1))
     try:
         loop.add_signal_handler(signal.SIGINT, interrupted.set)
     except (NotImplementedError, RuntimeError, ValueError):

@@ -200,9 +200,4 @@ def problems(c: ClientEnv, file_size: int | None = None, xet_headers: bool | Non
         out.append(("hf_transfer_ignored",
                      f"HF_HUB_ENABLE_HF_TRANSFER is set, but huggingface_hub {c.hub_version} ignores it (hf_transfer "
                      "is not used since 1.0); use HF_XET_HIGH_PERFORMANCE=1 for faster Xet downloads"))
-    if c.ca_vars and c.xet_available and (xet_headers is None or xet_headers):
-        out.append(("mitm_ca",
-                     f"{', '.join(c.ca_vars)} point Python at a custom CA bundle, but hf_xet (rustls) does not read "
-                     "it: behind a TLS-inspecting proxy Xet downloads fail with InvalidCertificate(UnknownIssuer) "
-                     "while plain requests work; HF_HUB_DISABLE_XET=1 is the workaround"))
     return out

@@ -61,10 +61,10 @@ def gather(environ: Mapping[str, str], *, token: str | None, token_source: str |
     """The environment document (already redacted). `whoami` is the outcome of the whoami call, or None."""
     from hfdiag.clientenv import cache_dir, free_bytes
 
-    hf_vars = {}
+    hub_vars = {}
     for k in sorted(environ):
         if k.startswith(("HF_", "HUGGING_FACE_", "HUGGINGFACE_")):
-            hf_vars[k] = _safe_value(k, environ[k], redactor)
+            hub_vars[k] = _safe_value(k, environ[k], redactor)
     proxies = {}
     for k in PROXY_VARS + NO_PROXY_VARS:
         if environ.get(k):
@@ -80,15 +80,25 @@ def gather(environ: Mapping[str, str], *, token: str | None, token_source: str |
         "libraries": library_versions(),
         "hub": {"endpoint": redactor.text(endpoint), "token_present": bool(token), "token_source": token_source,
                 **(whoami or {})},
-        "hf_variables": hf_vars,
+        "hub_variables": hub_vars,
         "proxies": proxies,
         "ca_bundle_variables": [k for k in CA_VARS if environ.get(k)],
         "cache": {"dir": redactor.text(str(cdir)), "free_bytes": free_bytes(cdir)},
         "space": {k: redactor.text(environ[k]) for k in SPACE_VARS if environ.get(k)},
     }
-    doc = redactor.obj(doc)
+    doc = _redact_values(doc, redactor)  # keys are ours (names like hf_transfer must stay readable)
     doc["redaction"] = {"summary": _summary(redactor), "counts": dict(sorted(redactor.counts.items()))}
     return doc
+
+
+def _redact_values(value, redactor: Redactor):
+    if isinstance(value, str):
+        return redactor.text(value)
+    if isinstance(value, dict):
+        return {k: _redact_values(v, redactor) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(v, redactor) for v in value]
+    return value
 
 
 def _summary(redactor: Redactor) -> str:

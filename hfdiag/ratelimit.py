@@ -107,6 +107,7 @@ class _Bucket:
     reset_at: float = 0.0  # monotonic time the window resets
     paused_until: float = 0.0  # after a 429 or an exhausted window
     quota: float | None = None  # q of the policy
+    window: float | None = None  # w of the policy (seconds)
     backoff: float = 1.0  # next back-off without any header
 
 
@@ -165,7 +166,10 @@ class RateLimiter:
                 if b.reset_at > now:
                     self._pause(b, b.reset_at - now + self.margin_s)
                     continue
-                b.remaining = b.quota  # the window has reset: the full quota again (None if never announced)
+                # the window has reset: the full quota again (None if never announced), for one window from now
+                # (the Hub starts the new window at the first request; answers refine both numbers)
+                b.remaining = b.quota
+                b.reset_at = now + (b.window or 1.0)
                 continue
             else:
                 return
@@ -205,6 +209,8 @@ class RateLimiter:
             self._buckets[(self._key_origin(url), bucket_for(url))] = b  # alias: the header names the bucket
         if name in policies and "q" in policies[name]:
             b.quota = policies[name]["q"]
+        if name in policies and "w" in policies[name]:
+            b.window = policies[name]["w"]
         info = limits.get(name, {})
         if "t" in info:
             b.reset_at = now + info["t"]

@@ -19,17 +19,22 @@ _SIGNED_PARAMS = (
     r"credential|auth|api_key|apikey|key|code|state"
 )
 
+# Where a token starts: a word boundary, or right after an escape sequence of JSON-escaped or repr'd text
+# ("...\\nhf_abc..." has no word boundary between the escape's `n` and the token).
+_START = r"(?:\b|(?<=\\[nrt]))"
+_HDR_START = r"(?:(?<![\w-])|(?<=\\[nrt]))"
+
 _PATTERNS: list[tuple[str, str]] = [
     # Authorization / Proxy-Authorization values (header lines, curl -H, dict reprs).
-    ("authorization", r"(?i)(?<![\w-])((?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?)(?:(?:bearer|basic|token|digest)\s+)?[^\s'\",;]+"),
+    ("authorization", r"(?i)" + _HDR_START + r"((?:proxy-)?authorization['\"]?\s*[:=]\s*['\"]?)(?:(?:bearer|basic|token|digest)\s+)?[^\s'\",;]+"),
     # Cookie / Set-Cookie header values up to the end of the line.
-    ("cookie", r"(?i)(?<![\w-])((?:set-)?cookie['\"]?\s*[:=]\s*['\"]?)[^\r\n'\"]+"),
+    ("cookie", r"(?i)" + _HDR_START + r"((?:set-)?cookie['\"]?\s*[:=]\s*['\"]?)[^\r\n'\"]+"),
     # JSON Web Tokens (X-IP-Token, Xet access tokens, Space JWTs).
-    ("jwt", r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+    ("jwt", _START + r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
     # Hugging Face user/org/app tokens.
-    ("hf_token", r"\b(?:hf|api_org|hf_oauth)_[A-Za-z0-9]{8,}\b"),
+    ("hf_token", _START + r"(?:hf|api_org|hf_oauth)_[A-Za-z0-9]{8,}\b"),
     # Query strings of signed URLs: keep the path, drop every parameter.
-    ("signed_url", r"(?i)(\bhttps?://[^\s?#'\"<>]+)\?(?=[^\s#'\"<>]*\b(?:" + _SIGNED_PARAMS + r")=)[^\s#'\"<>]*"),
+    ("signed_url", r"(?i)(" + _START + r"https?://[^\s?#'\"<>]+)\?(?=[^\s#'\"<>]*\b(?:" + _SIGNED_PARAMS + r")=)[^\s#'\"<>]*"),
     # E-mail addresses.
     ("email", r"(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b"),
 ]

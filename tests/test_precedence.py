@@ -106,10 +106,10 @@ def test_background_never_wins(make_kb):
 
 
 def test_inconclusive_lists_the_deciding_facts_and_their_probe(make_kb):
-    when = {"all": [{"fact": "space.stage", "op": "eq", "value": "RUNNING"},
+    when = {"all": [{"fact": "route.edge_made", "op": "gt", "value": 0},
                     {"fact": "build_log.lines", "op": "eq", "value": 0}]}
     kb = make_kb([_rule("HFD-BLD-001", "builder", when)])
-    d = diagnose(kb, fs(space__stage="RUNNING"))
+    d = diagnose(kb, fs(route__edge_made=3))
     assert d.verdict.bucket == "inconclusive"
     assert [(n.fact, n.probe, n.needs) for n in d.verdict.needs] == [("build_log.lines", "logs", "the owner's token")]
     assert "build_log.lines" in d.verdict.summary and "owner's token" in d.verdict.summary
@@ -133,3 +133,24 @@ def test_because_is_rendered_with_real_values(make_kb):
     kb = make_kb([_rule("HFD-BLD-001", "builder", STAGE_ERR)])
     d = diagnose(kb, fs(space__stage="RUNTIME_ERROR"))
     assert d.findings[0].because == "builder because RUNTIME_ERROR"
+
+
+def test_healthy_match_beats_an_undecided_rule_which_stays_listed(make_kb):
+    ok = {"fact": "route.app_ok", "op": "gt", "value": 0}
+    undecided = {"all": [{"fact": "route.latency_ms_p50", "op": "gt", "value": 100},
+                         {"fact": "zerogpu.error_kind", "op": "eq", "value": "no_gpu_token"}]}
+    kb = make_kb([_rule("HFD-OK-001", "healthy", ok), _rule("HFD-ZGS-001", "zerogpu-settlement", undecided)])
+    d = diagnose(kb, fs(route__app_ok=3, route__latency_ms_p50=250))
+    assert d.verdict.bucket == "healthy"
+    assert [(f.rule.id, f.outcome.status) for f in d.findings] == [("HFD-OK-001", "match"),
+                                                                 ("HFD-ZGS-001", "inconclusive")]
+
+
+def test_context_alone_does_not_make_a_rule_undecided(make_kb):
+    # The stage and who is calling describe the setting; they are not a symptom pointing at a boundary.
+    when = {"all": [{"fact": "space.stage", "op": "eq", "value": "RUNNING"},
+                    {"fact": "auth.token_present", "op": "eq", "value": True},
+                    {"fact": "zerogpu.ip_token_sent", "op": "eq", "value": False}]}
+    kb = make_kb([_rule("HFD-ZGI-001", "zerogpu-identity", when)])
+    d = diagnose(kb, fs(space__stage="RUNNING", auth__token_present=True))
+    assert d.verdict.bucket == "inconclusive" and d.verdict.needs == [] and d.findings == []

@@ -7,11 +7,14 @@ from conftest import cli_env
 
 LINE = b'INFO:     10.16.0.1:41234 - "GET /gradio_api/queue/data?session_hash=abc HTTP/1.1" 200 OK\n'
 NEEDLE = b"UserWarning: NVIDIA RTX PRO 6000 Blackwell Server Edition with CUDA capability sm_120 is not compatible with the current PyTorch installation.\n"
+# VmHWM is the peak RSS of this process image. (ru_maxrss would not do: Linux carries it over from the parent
+# across fork+exec, so a child of a big pytest process reports the parent's size.)
 PROBE = (
-    "import resource, sys\n"
+    "import sys\n"
     "from hfdiag.cli import main\n"
     "rc = main(['explain', sys.argv[1], '--format', 'json', '--fail-on', 'none'])\n"
-    "sys.stderr.write(f'maxrss_kb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')\n"
+    "hwm = [ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM:')][0]\n"
+    "sys.stderr.write(f'maxrss_kb={hwm}\\n')\n"
 )
 
 

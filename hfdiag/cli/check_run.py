@@ -6,11 +6,16 @@ import asyncio
 import contextlib
 import json
 import os
+import time
 from pathlib import Path
 
+from hfdiag import STARTED
 from hfdiag.environment import Environment
 from hfdiag.errors import UsageError
 from hfdiag.exit_status import ExitStatus
+
+
+REPORT_RESERVE_S = 0.5  # diagnosis, rendering and exit after the probes' deadline
 
 
 def _bundle_path(base: Path, space_id: str, many: bool) -> Path:
@@ -50,6 +55,7 @@ def run(a: dict) -> int:
     from hfdiag.engine.knowledge import load_knowledge
     from hfdiag.outcome import combined, exit_status, parse_fail_on
     from hfdiag.probes.base import CheckOptions
+    from hfdiag.probes.http import is_loopback_url
     from hfdiag.render.progress import make_progress
 
     env = Environment()
@@ -105,12 +111,20 @@ def run(a: dict) -> int:
                 parse_server(dns_server)
             except ValueError:
                 raise UsageError(f"--dns-server {dns_server!r}: expected HOST[:PORT]") from None
+        # --timeout bounds the whole command: start-up (and a --sim start) already spent part of it, and the
+        # report needs a moment after the probes stop. The probes never get less than half of it.
+        total = a["timeout"] + a["wait"] + (a["settle_wait"] if a["zerogpu_call"] else 0.0)
+        deadline = max(total * 0.5, total - (time.monotonic() - STARTED) - REPORT_RESERVE_S)
         options = CheckOptions(
-            endpoint=endpoint, token=token, token_source=source, timeout=a["timeout"] + a["wait"],
-            wait=a["wait"], route_requests=a["route_requests"], dns_server=dns_server, status_url=status_url,
-            trust_env=sim is None, zerogpu_call=a["zerogpu_call"], zerogpu_data=a["zerogpu_data"],
+            endpoint=endpoint, token=token, token_source=source, timeout=deadline,
+            wait=a["wait"], restart=a["restart"], route_requests=a["route_requests"], dns_server=dns_server, status_url=status_url,
+            # a loopback endpoint (simulator, local mirror) is treated like --sim: no proxy variables, and the DNS
+            # probe asks only a loopback --dns-server, so nothing leaves the machine
+            trust_env=sim is None and not is_loopback_url(endpoint),
+            zerogpu_call=a["zerogpu_call"], zerogpu_data=a["zerogpu_data"],
             settle_wait=a["settle_wait"], transfer_file=a["transfer_file"],
         )
+        options.extra["timeout_flag"] = total
         many = len(spaces) > 1
         progress_objs = []
 

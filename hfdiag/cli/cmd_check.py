@@ -19,6 +19,7 @@ def check_cmd(
     timeout: float = typer.Option(30.0, "--timeout", help="Global deadline per Space, in seconds."),
     fail_on: str = fail_on_option(),
     wait: float = typer.Option(0.0, "--wait", help="Poll up to this many seconds while the Space is building or starting."),
+    restart: bool = typer.Option(False, "--restart", help="Owner only: restart the Space first (combine with --wait)."),
     bundle: Optional[Path] = typer.Option(None, "--bundle", help="Write the redacted evidence bundle to this file."),
     sim: Optional[str] = typer.Option(None, "--sim", help="Run against the embedded simulator with this scenario."),
     sim_as: str = typer.Option("owner", "--sim-as", help="With --sim: call as owner, other (a non-owner token) or anonymous."),

@@ -52,9 +52,22 @@ def env_cmd(
         text = to_markdown(doc, markdown_flavor)
     else:
         text = to_human(doc)
-    env.stdout.write(redactor.text(text))
+    # the final text passes the redactor once more, except library names such as hf_transfer (not secrets)
+    env.stdout.write(_final(text, redactor))
     env.stdout.flush()
     return 0
+
+
+def _final(text: str, redactor) -> str:
+    from hfdiag.envinfo import LIBRARIES
+
+    keep = {name: f"\x00lib{i}\x00" for i, name in enumerate(LIBRARIES) if name.startswith("hf_")}
+    for name, mark in keep.items():
+        text = text.replace(name, mark)
+    text = redactor.text(text)
+    for name, mark in keep.items():
+        text = text.replace(mark, name)
+    return text
 
 
 def _hub_lines(doc: dict) -> list[tuple[str, str]]:
@@ -84,7 +97,7 @@ def _sections(doc: dict) -> list[tuple[str, list[tuple[str, str]]]]:
         ("versions", [("hfdiag", doc["tool"]["version"]), ("python", f"{py['version']} ({py['implementation']}, {py['executable']})"),
                       ("platform", f"{pf['platform']} {pf['machine']}")] + libs),
         ("hub", _hub_lines(doc)),
-        ("HF_* variables", list(doc["hf_variables"].items()) or [("(none)", "")]),
+        ("HF_* variables", list(doc["hub_variables"].items()) or [("(none)", "")]),
         ("proxies", list(doc["proxies"].items()) or [("(none)", "")]),
     ]
     if doc["ca_bundle_variables"]:

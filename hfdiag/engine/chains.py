@@ -32,13 +32,23 @@ class ChainState:
         return any(h.status != "unknown" for h in self.hops)
 
     @property
+    def _first_missing(self) -> int | None:
+        return next((i for i, h in enumerate(self.hops) if h.status == "missing"), None)
+
+    @property
     def last_seen(self) -> HopState | None:
-        seen = [h for h in self.hops if h.status == "seen"]
+        """The last hop with evidence before the point where evidence disappears."""
+        stop = self._first_missing
+        seen = [h for h in self.hops[: stop if stop is not None else len(self.hops)] if h.status == "seen"]
         return seen[-1] if seen else None
 
     @property
     def first_without(self) -> HopState | None:
-        """The first hop after the last one with evidence (the hop where evidence disappears)."""
+        """Where evidence disappears: the first hop shown missing, else the first hop after the last one seen.
+        (A hop can be missing for some requests while later hops are seen for others: intermittent faults.)"""
+        stop = self._first_missing
+        if stop is not None:
+            return self.hops[stop]
         last = self.last_seen
         idx = self.hops.index(last) + 1 if last else 0
         return self.hops[idx] if idx < len(self.hops) else None

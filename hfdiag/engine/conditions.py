@@ -81,7 +81,7 @@ def _apply(op: str, actual: Any, expected: Any) -> Tri:
     raise ConditionError(f"unknown operator {op!r}")
 
 
-@dataclass
+@dataclass(slots=True)
 class LeafTrace:
     fact: str
     op: str
@@ -116,22 +116,35 @@ def evaluate(tree: dict, facts: FactSet) -> Evaluation:
 
 
 def _eval(node: dict, facts: FactSet, leaves: list[LeafTrace]) -> Tri:
-    if "all" in node:
-        results = [_eval(c, facts, leaves) for c in node["all"]]
-        if any(r is False for r in results):
-            return False
-        return None if any(r is None for r in results) else True
-    if "any" in node:
-        results = [_eval(c, facts, leaves) for c in node["any"]]
-        if any(r is True for r in results):
-            return True
-        return None if any(r is None for r in results) else False
-    if "not" in node:
-        r = _eval(node["not"], facts, leaves)
-        return None if r is None else not r
-    key, op = node["fact"], node["op"]
-    present = key in facts
-    actual = facts.get(key)
+    # Every child is evaluated (the trace lists every leaf); plain loops, since this runs for every rule of every
+    # diagnosis (bench/: rule evaluation per bundle).
+    key = node.get("fact")
+    if key is None:
+        if "all" in node:
+            saw_false = saw_none = False
+            for c in node["all"]:
+                r = _eval(c, facts, leaves)
+                if r is False:
+                    saw_false = True
+                elif r is None:
+                    saw_none = True
+            return False if saw_false else (None if saw_none else True)
+        if "any" in node:
+            saw_true = saw_none = False
+            for c in node["any"]:
+                r = _eval(c, facts, leaves)
+                if r is True:
+                    saw_true = True
+                elif r is None:
+                    saw_none = True
+            return True if saw_true else (None if saw_none else False)
+        if "not" in node:
+            r = _eval(node["not"], facts, leaves)
+            return None if r is None else not r
+    op = node["op"]
+    fact = facts.fact(key)
+    present = fact is not None
+    actual = fact.value if present else None
     if op == "exists":
         res: Tri = present and actual is not None
     elif op == "missing":

@@ -25,6 +25,8 @@ class FactSpec:
     description: str
     probe: str | None = None  # the probe that produces it
     needs: str | None = None  # e.g. "owner token", "--zerogpu-call", "--transfer-file"
+    context: bool | list = False  # describes the setting (who calls, which stage), not a symptom; a list
+    # names the values that are context (space.stage RUNNING), other values being symptoms (BUILDING, PAUSED)
 
 
 class FactCatalog:
@@ -43,6 +45,17 @@ class FactCatalog:
     def known(self, key: str) -> bool:
         return self.spec(key) is not None
 
+    def is_context(self, key: str, value=None) -> bool:
+        spec = self.spec(key)
+        if spec is None or not spec.context:
+            return False
+        return value in spec.context if isinstance(spec.context, list) else True
+
+    def obtainable(self, key: str) -> bool:
+        """A probe can produce this fact (as opposed to facts only a pasted text carries)."""
+        spec = self.spec(key)
+        return bool(spec and spec.probe)
+
 
 def _load_catalog(path: Path) -> FactCatalog:
     data = read_yaml(path)
@@ -52,7 +65,9 @@ def _load_catalog(path: Path) -> FactCatalog:
     for key, d in data["facts"].items():
         if not isinstance(d, dict) or d.get("type") not in FACT_TYPES:
             raise RuleError(f"{path}: fact {key!r} needs a type ({', '.join(FACT_TYPES)})")
-        specs[key] = FactSpec(key, d["type"], d.get("description", ""), d.get("probe"), d.get("needs"))
+        ctx = d.get("context", False)
+        specs[key] = FactSpec(key, d["type"], d.get("description", ""), d.get("probe"), d.get("needs"),
+                              ctx if isinstance(ctx, list) else bool(ctx))
     return FactCatalog(specs)
 
 

@@ -21,7 +21,8 @@ from hfdiag.evidence.model import Fact
 CHUNK_BYTES = 1 << 20
 MAX_LINE_CHARS = 8192  # a longer line is matched on a window around the keyword hit
 MAX_EXCERPTS = 40
-_VALUE_RX = re.compile(r"^\{(?P<name>\w+)(?::(?P<type>int|float|str|lower|duration_s))?\}$")
+_VALUE_RX = re.compile(r"^\{(?P<name>\w+)(?::(?P<type>int|float|str|lower|bool|duration_s))?\}$")
+_TRUE = {"true", "yes", "1", "on"}
 _SIG_KEYS = {"id", "description", "keywords", "pattern", "ignore_case", "facts", "tests", "keep", "bucket"}
 
 
@@ -67,6 +68,8 @@ class Signature:
                         out[key] = float(raw)
                     elif typ == "lower":
                         out[key] = raw.strip().lower()
+                    elif typ == "bool":
+                        out[key] = raw.strip().lower() in _TRUE
                     elif typ == "duration_s":
                         val = _duration_s(raw)
                         if val is not None:
@@ -125,9 +128,91 @@ def _compile_prefilter(words: list[str]):
 
         options = re2.Options()
         options.max_mem = 64 << 20
-        return re2.compile("(?i)" + "|".join(re.escape(w) for w in words), options), False
+        options.longest_match = True  # leftmost-longest: "quota (" must not hide behind its prefix "quota"
+        # Longest first: at one position RE2 (leftmost-first) reports the first alternative that matches, and a
+        # hit must be the longest keyword there, since it stands for every keyword it contains (see _closure).
+        longest_first = sorted(words, key=lambda w: (-len(w), w))
+        return re2.compile("(?i)" + "|".join(re.escape(w) for w in longest_first), options), False
     except Exception:  # not installed, or the pattern exceeds RE2's limits: fall back to the stdlib
         return re.compile(keyword_trie(words).encode("utf-8")), True
+
+
+def _raw_search(prefilter, sample: bytes):
+    """google-re2's C-level search, `(text, pos, endpos) -> (start, end)` ((-1, -1) when none), or None.
+
+    `re2._Regexp.finditer` builds a Python match object per hit (~3 us); on a log where a keyword shows up on
+    every few lines that wrapper, not the DFA, was most of the scan time. Checked once against the public API."""
+    try:
+        import re2  # type: ignore[import-not-found]
+
+        match = prefilter._regexp.Match
+        anchor = re2._Anchor.UNANCHORED
+        probe = b"x " + sample
+        want = prefilter.search(probe)
+        got = match(anchor, probe, 0, len(probe))[0]
+        if want is None or tuple(got) != want.span():
+            return None
+    except Exception:
+        return None
+
+    def search(text: bytes, pos: int, endpos: int) -> tuple[int, int]:
+        return match(anchor, text, pos, endpos)[0]
+
+    return search
+
+
+def required_literals(pattern: str, flags: int = 0) -> list[tuple[str, ...]]:
+    """Necessary conditions read off a pattern: groups of lower-cased literals such that every match contains
+    at least one literal of each group. Only top-level items whose every alternative starts with literal text
+    count; anything else is skipped, so a group never excludes a real match. Used to skip the full regex on
+    candidate lines that lack a required word (one `in` test instead of a backtracking search)."""
+    try:
+        from re import _constants as C  # Python >= 3.11
+        from re import _parser as P
+    except ImportError:  # pragma: no cover - 3.10
+        import sre_constants as C  # type: ignore[no-redef]
+        import sre_parse as P  # type: ignore[no-redef]
+    try:
+        tree = P.parse(pattern, flags)
+    except Exception:
+        return []
+
+    def prefix(sub) -> str:
+        out = []
+        for op, av in sub.data:
+            if op is C.AT:
+                continue
+            if op is not C.LITERAL:
+                break
+            out.append(chr(av))
+        return "".join(out).lower()
+
+    groups: list[tuple[str, ...]] = []
+    run: list[str] = []
+    for op, av in list(tree.data) + [(None, None)]:
+        if op is C.LITERAL:
+            run.append(chr(av))
+            continue
+        if len(run) >= 2:
+            groups.append(("".join(run).lower(),))
+        run = []
+        alts = None
+        if op is C.BRANCH:
+            alts = av[1]
+        elif op is C.SUBPATTERN and not av[1] and not av[2]:  # no inline flag changes inside
+            inner = av[3]
+            alts = inner.data[0][1][1] if len(inner.data) == 1 and inner.data[0][0] is C.BRANCH else [inner]
+        if alts:
+            lits = [prefix(a) for a in alts]
+            if all(len(x) >= 2 for x in lits):
+                groups.append(tuple(sorted(set(lits))))
+    return groups
+
+
+def _fold(line: str) -> str:
+    """Lower-case as `re.IGNORECASE` compares (str.lower, plus the two non-ASCII letters it equates with ASCII)."""
+    low = line.lower()
+    return low if low.isascii() else low.replace("\u0131", "i").replace("\u017f", "s")
 
 
 class SignatureSet:
@@ -145,6 +230,23 @@ class SignatureSet:
         }
         words = sorted(k.decode("utf-8") for k in self._by_keyword)
         self._prefilter, self._prefilter_lowers = _compile_prefilter(words)
+        self._search = None
+        if self._prefilter is not None and not self._prefilter_lowers:
+            self._search = _raw_search(self._prefilter, words[0].encode("utf-8"))
+        # Necessary literals per signature (see required_literals), worked out on a signature's first candidate
+        # line: most runs meet only a few signatures, and parsing every pattern up front costs start-up time.
+        self._required: list[list | None] = [None] * len(signatures)
+        self._required_ascii: list[list | None] = [None] * len(signatures)
+
+    def _work_out_required(self, i: int) -> None:
+        sig = self.signatures[i]
+        # Groups that hold one of the signature's own keywords are met on every candidate line: test them last.
+        groups = sorted(required_literals(sig.pattern.pattern, sig.pattern.flags),
+                        key=lambda g: any(k in w.lower() or w.lower() in k for k in sig.keywords for w in g))
+        self._required[i] = groups
+        # For ASCII lines (checked as lower-cased bytes): only groups of ASCII literals; re.IGNORECASE can match a
+        # non-ASCII literal with an ASCII letter (e.g. U+017F with "s"), so such groups are left to the regex.
+        self._required_ascii[i] = [tuple(w.encode("ascii") for w in g) for g in groups if all(w.isascii() for w in g)]
 
     def __len__(self) -> int:
         return len(self.signatures)
@@ -197,6 +299,9 @@ class SignatureSet:
     def _scan_chunk(self, data: bytes, source: str, result: ScanResult) -> None:
         if self._prefilter is None or not data:
             return
+        if self._search is not None:
+            self._scan_chunk_raw(data, source, result)
+            return
         line_start, line_end, first_hit = 0, -1, 0
         pending: set[int] = set()
         for hit in self._prefilter.finditer(data.lower() if self._prefilter_lowers else data):
@@ -213,6 +318,29 @@ class SignatureSet:
         if pending:
             self._match_line(data, line_start, line_end, first_hit, pending, source, result)
 
+    def _scan_chunk_raw(self, data: bytes, source: str, result: ScanResult) -> None:
+        """The same hits as `_scan_chunk`, through RE2's C search: one call per hit, no match objects."""
+        search, closure, n, pos = self._search, self._closure, len(data), 0
+        while pos < n:
+            s, e = search(data, pos, n)
+            if s < 0:
+                return
+            line_start = data.rfind(b"\n", pos, s) + 1 or pos
+            line_end = data.find(b"\n", e)
+            if line_end < 0:
+                line_end = n
+            sigs = closure.get(data[s:e].lower()) or self._hit_sigs(data[s:e])
+            while True:  # further hits on the same line
+                s2, e = search(data, e, line_end)
+                if s2 < 0 or e <= s2:
+                    break
+                sigs = set(sigs).union(closure.get(data[s2:e].lower()) or self._hit_sigs(data[s2:e]))
+            self._match_line(data, line_start, line_end, s, sigs, source, result)
+            pos = line_end + 1
+
+    def _hit_sigs(self, hit: bytes) -> list[int]:
+        return self._keyword_sigs(hit.decode("utf-8", errors="replace").lower().encode("utf-8"))
+
     def _keyword_sigs(self, matched: bytes) -> list[int]:
         sigs = self._closure.get(matched)
         if sigs is not None:
@@ -223,9 +351,23 @@ class SignatureSet:
         if end - start > MAX_LINE_CHARS:
             start = max(start, hit_pos - MAX_LINE_CHARS // 2)
             end = min(end, start + MAX_LINE_CHARS)
-        line = data[start:end].decode("utf-8", errors="replace").rstrip("\r")
-        matched_any = False
+        raw = data[start:end]
+        # Cheap necessary conditions first (see required_literals); on ASCII lines without decoding at all.
+        if raw.isascii():
+            low, required = raw.lower(), self._required_ascii
+        else:
+            low, required = _fold(raw.decode("utf-8", errors="replace")), self._required
+        todo = []
         for i in sorted(sig_ids):
+            if required[i] is None:
+                self._work_out_required(i)
+            if _has_all(low, required[i]):
+                todo.append(i)
+        if not todo:
+            return
+        line = raw.decode("utf-8", errors="replace").rstrip("\r")
+        matched_any = False
+        for i in todo:
             sig = self.signatures[i]
             m = sig.pattern.search(line)
             if not m:
@@ -241,6 +383,17 @@ class SignatureSet:
                 result.facts[key] = Fact(key, value, f"signature:{sig.id}@{source}", "observed")
         if matched_any:
             result.excerpts.append(line[:500])
+
+
+def _has_all(text, groups) -> bool:
+    """Every group has a literal in `text` (plain loops: cheaper than all()/any() generators per line)."""
+    for group in groups:
+        for word in group:
+            if word in text:
+                break
+        else:
+            return False
+    return True
 
 
 def _compile(entry: Any, path: Path, known_fact=None) -> tuple[Signature | None, list[str]]:
@@ -307,9 +460,13 @@ def load_signatures(path: Path, known_fact=None, strict: bool = True) -> tuple[S
 
 
 def run_signature_tests(sigset: SignatureSet) -> list[str]:
-    """Inline tests: each `text` must produce at least the `expect` facts (`expect: {}` means no match)."""
+    """Inline tests: each `text` must produce at least the `expect` facts (`expect: {}` means no match).
+    Positive texts are also run through the whole set, so one signature's keywords cannot hide another's."""
     failures = []
     for sig in sigset.signatures:
+        for t in sig.tests:
+            if t.get("expect") and sig.id not in sigset.scan_text(t.get("text", "")).matched:
+                failures.append(f"{sig.id}: does not fire through the combined prefilter on {t.get('text', '')[:60]!r}")
         single = SignatureSet([sig])
         for t in sig.tests:
             res = single.scan_text(t.get("text", ""))

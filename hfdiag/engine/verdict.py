@@ -108,23 +108,23 @@ def derive(kb: KnowledgeBase, facts: FactSet) -> None:
 def _hop_label(chains: list[ChainState], chain: str | None, hop: str | None) -> tuple[str | None, str | None]:
     """(last seen hop, first hop without evidence) as `chain.hop`.
 
-    1. The winning rule names the hop its evidence points at, unless the chains show that hop was seen.
-    2. Otherwise the first chain (build, request, zerogpu, transfer, egress) with an explicitly missing hop:
-       its first hop after the last one seen.
+    1. A winning rule that names a hop is authoritative: its conditions encode the evidence (a chain can show
+       a stale hop as seen, e.g. the previous build's log of a Space whose restart failed).
+    2. Otherwise the first chain (build, request, zerogpu, transfer, egress) with an explicitly missing hop.
     3. Otherwise the rule's own chain, as far as it has evidence.
     """
     def label(c: ChainState, h) -> str | None:
         return f"{c.name}.{h.id}" if h is not None else None
 
     state = next((c for c in chains if c.name == chain), None)
-    if state is not None and hop:
+    if chain and hop:
+        if state is None:
+            return None, f"{chain}.{hop}"
         rule_hop = next((h for h in state.hops if h.id == hop), None)
-        if rule_hop is not None and rule_hop.status != "seen":
+        if rule_hop is not None:
             idx = state.hops.index(rule_hop)
             seen_before = [h for h in state.hops[:idx] if h.status == "seen"]
             return label(state, seen_before[-1] if seen_before else None), label(state, rule_hop)
-    elif state is None and chain and hop:
-        return None, f"{chain}.{hop}"
     broken = next((c for c in chains if any(h.status == "missing" for h in c.hops) and c.first_without), None)
     if broken is not None:
         return label(broken, broken.last_seen), label(broken, broken.first_without)
@@ -161,10 +161,10 @@ def diagnose(kb: KnowledgeBase, facts: FactSet, no_evidence_reason: str | None =
     derive(kb, facts)
     outcomes = [evaluate_rule(r, facts) for r in kb.rules]
     matches = [Finding(o, o.rule.render_because(facts)) for o in outcomes if o.status == "match"]
-    near = [
-        Finding(o, o.rule.render_because(facts)) for o in outcomes
-        if o.status == "inconclusive" and o.evaluation.true_leaves > 0
-    ]
+    # An undecided rule is worth reporting only when a symptom (not mere context such as the stage or who is
+    # calling) already points its way.
+    near = [Finding(o, o.rule.render_because(facts)) for o in outcomes
+            if o.status == "inconclusive" and _symptoms(kb, o) > 0]
     ordered = choose(kb, facts, matches)
     chains = evaluate_chains(kb.chains, facts)
     winner = ordered[0] if ordered and ordered[0].rule.knowledge != "background" else None
@@ -178,8 +178,10 @@ def diagnose(kb: KnowledgeBase, facts: FactSet, no_evidence_reason: str | None =
             conf = _CONF_DOWN[conf]  # several other boundaries also fit: say so through a lower confidence
         last, first = _hop_label(chains, r.chain, r.hop)
         verdict = Verdict(r.bucket, conf, r.knowledge, r.id, f"{r.title}: {winner.because}", first, last)
-    elif near:
-        near.sort(key=lambda f: (-f.outcome.evaluation.true_leaves, _sort_key(kb, f)))
+    elif near and (winner is None or winner.rule.bucket != "healthy"):
+        # First the undecided rules that a probe (or a token) could decide, then the best supported.
+        near.sort(key=lambda f: (not any(kb.catalog.obtainable(k) for k in f.outcome.missing_facts),
+                                 -_symptoms(kb, f.outcome), _sort_key(kb, f)))
         needs = _needs(kb, near)
         top = near[0].rule
         verdict = Verdict(
@@ -201,6 +203,19 @@ def diagnose(kb: KnowledgeBase, facts: FactSet, no_evidence_reason: str | None =
         )
     findings = ordered + sorted(near, key=lambda f: _sort_key(kb, f))
     return Diagnosis(verdict, findings, chains, facts)
+
+
+_POSITIVE_OPS = ("eq", "in", "gt", "gte", "lt", "lte", "matches", "contains")
+
+
+def _symptoms(kb: KnowledgeBase, outcome: RuleOutcome) -> int:
+    """True leaves that are positive evidence of a symptom: a present fact that is not mere context, tested
+    by an operator that asserts something about its value (not `exists`, `missing`, `ne`, `not_in`)."""
+    return sum(
+        1 for leaf in outcome.evaluation.leaves
+        if leaf.result is True and leaf.present and leaf.op in _POSITIVE_OPS
+        and not kb.catalog.is_context(leaf.fact, leaf.actual)
+    )
 
 
 def _needs(kb: KnowledgeBase, near: list[Finding]) -> list[Need]:

@@ -54,6 +54,7 @@ class Bundle:
     @classmethod
     def from_dict(cls, d: Any) -> "Bundle":
         _validate(d)
+        d = _bounded(d)
         return cls(
             target=d.get("target"),
             probes=[ProbeResult.from_dict(p) for p in d.get("probes", [])],
@@ -112,9 +113,17 @@ def _validate(d: Any) -> None:
     for key, typ in (("probes", list), ("inputs", list), ("facts", list)):
         if not isinstance(d.get(key, []), typ):
             raise InputError(f"bundle: '{key}' must be a list")
+    if not isinstance(d.get("target"), (str, type(None))):
+        raise InputError("bundle: 'target' must be a string")
     for p in d.get("probes", []):
         if not isinstance(p, dict) or not isinstance(p.get("probe"), str):
             raise InputError("bundle: every probe needs a string 'probe' name")
+        dur = p.get("duration_ms", 0.0)
+        if isinstance(dur, bool) or not isinstance(dur, (int, float)) or not -1e12 < dur < 1e12:
+            raise InputError(f"bundle: probe {p['probe'][:40]!r} 'duration_ms' must be a number")
+        if not isinstance(p.get("error"), (str, type(None))) or \
+                not all(isinstance(x, str) for x in p.get("excerpts", []) if isinstance(p.get("excerpts"), list)):
+            raise InputError(f"bundle: probe {p['probe'][:40]!r} 'error' and 'excerpts' must be text")
         if p.get("status", "ok") not in PROBE_STATUSES:
             raise InputError(f"bundle: probe {p['probe'][:40]!r} has unknown status {str(p.get('status'))[:20]!r}")
         if not isinstance(p.get("facts", []), list) or not isinstance(p.get("excerpts", []), list):
@@ -128,10 +137,46 @@ def _validate(d: Any) -> None:
             raise InputError("bundle: every input needs string 'name' and 'text'")
 
 
+# Bounds on what a loaded bundle may carry into a report: far above what `check` writes (errors and excerpts are
+# cut at 500 characters, kept text at 64 KiB), so only a hand-made bundle is ever cut.
+MAX_STRING = 4096
+MAX_ITEMS = 500
+MAX_TEXT = 64 * 1024
+MAX_DETAIL_CHARS = 256 * 1024
+
+
+def _cut(v: Any, limit: int = MAX_STRING) -> Any:
+    return v[:limit] + " …[cut]" if isinstance(v, str) and len(v) > limit else v
+
+
+def _bounded(d: dict) -> dict:
+    """A copy of a validated bundle with every string and list cut to the bounds above."""
+    def fact(f: dict) -> dict:
+        v = f.get("value")
+        v = [_cut(x) for x in v[:MAX_ITEMS]] if isinstance(v, list) else _cut(v)
+        return {**f, "key": _cut(f["key"], 200), "value": v}
+
+    probes = []
+    for p in d.get("probes", [])[:MAX_ITEMS]:
+        detail = p.get("detail", {})
+        if len(json.dumps(detail, default=str)) > MAX_DETAIL_CHARS:
+            detail = {"cut": f"detail larger than {MAX_DETAIL_CHARS // 1024} KiB"}
+        probes.append({**p, "probe": _cut(p["probe"], 100), "error": _cut(p.get("error")),
+                       "excerpts": [_cut(x) for x in p.get("excerpts", [])[:MAX_ITEMS]],
+                       "facts": [fact(f) for f in p.get("facts", [])[:10 * MAX_ITEMS]], "detail": detail})
+    inputs = [{**i, "name": _cut(i["name"], 200), "text": i.get("text", "")[:MAX_TEXT],
+               "truncated": bool(i.get("truncated")) or len(i.get("text", "")) > MAX_TEXT}
+              for i in d.get("inputs", [])[:MAX_ITEMS]]
+    return {**d, "target": _cut(d.get("target"), 200), "probes": probes, "inputs": inputs,
+            "facts": [fact(f) for f in d.get("facts", [])[:10 * MAX_ITEMS]]}
+
+
 def _validate_facts(facts: list) -> None:
     for f in facts:
         if not isinstance(f, dict) or not isinstance(f.get("key"), str):
             raise InputError("bundle: every fact needs a string 'key'")
+        if not isinstance(f.get("source", ""), str):
+            raise InputError(f"bundle: fact {f['key'][:60]!r} 'source' must be a string")
         v = f.get("value")
         if isinstance(v, dict) or (isinstance(v, list) and any(isinstance(x, (dict, list)) for x in v)):
             raise InputError(f"bundle: fact {f['key'][:60]!r} must be a scalar or a flat list")

@@ -20,6 +20,7 @@ class CheckOptions:
     token_source: str | None = None
     timeout: float = 30.0  # global deadline for one Space
     wait: float = 0.0  # --wait: poll while the stage is intermediate
+    restart: bool = False  # --restart: ask the Hub to restart the Space first (owner only; opt-in)
     wait_interval: float = 3.0
     route_requests: int = 4
     log_idle_s: float = 2.0  # a log stream that sends no line for this long has been drained

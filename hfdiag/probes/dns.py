@@ -41,6 +41,15 @@ def needs_dns(host: str | None) -> bool:
         return True
 
 
+def _is_loopback_host(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _is_loopback_server(server: str) -> bool:
     try:
         return ipaddress.ip_address(parse_server(server)[0]).is_loopback
@@ -94,7 +103,10 @@ class DnsProbe:
     def plan(self, ctx: ProbeContext) -> tuple[bool, str | None, float]:
         """(ask the system resolver, second resolver server or "conf" or None, per-lookup timeout)."""
         extra = ctx.options.extra
-        sim_mode = not ctx.options.trust_env
+        # Against the simulator (or any loopback endpoint) the public names are not this run's hosts: only a
+        # loopback --dns-server is asked, so nothing leaves the machine.
+        sim_mode = not ctx.options.trust_env or not needs_dns(_endpoint_host(ctx)) and _is_loopback_host(
+            _endpoint_host(ctx))
         system = extra.get("dns_system", not sim_mode)
         second = ctx.options.dns_server or (None if sim_mode else "conf")
         if sim_mode and second and second != "conf" and not _is_loopback_server(second):

@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -41,6 +43,10 @@ class HttpResult:
     redirects: list[str]
 
     def json(self) -> Any:
+        if 300 <= self.status < 400:  # read with follow=False: a redirect is not the JSON answer asked for
+            to = self.headers.get("location", "")
+            raise HttpFailure(f"{_short(self.url)} answered {self.status} instead of JSON (redirect to "
+                              f"{_short(urljoin(self.url, to)) if to else 'nowhere'}, not followed)", "redirect")
         try:
             return json.loads(self.body.decode("utf-8"))
         except UnicodeDecodeError:
@@ -52,6 +58,19 @@ class HttpResult:
 def _short(url: str) -> str:
     p = urlsplit(url)
     return f"{p.scheme}://{p.netloc}{p.path}"
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for http(s) URLs on 127.0.0.0/8, ::1 or localhost (a simulator or a local mirror)."""
+    import ipaddress
+
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
@@ -90,6 +109,42 @@ def classify_error(exc: BaseException, url: str) -> HttpFailure:
     return HttpFailure(f"{type(exc).__name__} talking to {where}: {text}", "protocol")
 
 
+@functools.lru_cache(maxsize=2)
+def _ssl_context(trust_env: bool):
+    """One verifying SSL context per process (loading the CA store costs ~25 ms of blocked event loop, which a
+    scan of hundreds of Spaces would pay per client). SSL_CERT_FILE / SSL_CERT_DIR are read as httpx does."""
+    return httpx.create_ssl_context(trust_env=trust_env)
+
+
+class _Inflater:
+    """gzip / deflate decoding that never produces more than the caller asks for (a decoded-size cap)."""
+
+    def __init__(self, wbits: int):
+        self._d = zlib.decompressobj(wbits)
+
+    @classmethod
+    def for_encoding(cls, header: str) -> "_Inflater | None":
+        enc = [e.strip().lower() for e in header.split(",") if e.strip() and e.strip().lower() != "identity"]
+        if len(enc) == 1 and enc[0] in ("gzip", "x-gzip"):
+            return cls(zlib.MAX_WBITS | 16)
+        if len(enc) == 1 and enc[0] == "deflate":
+            return cls(zlib.MAX_WBITS | 32)  # zlib or gzip header, as sent in practice
+        return None  # identity, or an encoding httpx decodes (br, zstd, stacked): its own decoder applies
+
+    def feed(self, data: bytes, limit: int, url: str) -> bytes:
+        try:
+            out = self._d.decompress(data, max(1, limit))
+        except zlib.error as e:
+            raise HttpFailure(f"undecodable body from {_short(url)}: {e}", "decode") from None
+        return out  # stops at `limit` bytes: the caller's cap is then exceeded and reading ends
+
+    def flush(self, limit: int) -> bytes:
+        try:
+            return self._d.flush() if limit > 0 else b""
+        except zlib.error:
+            return b""
+
+
 class Http:
     def __init__(self, endpoint: str, token: str | None, *, trust_env: bool = True, request_timeout: float = 10.0,
                  connect_timeout: float = 5.0, user_agent: str | None = None, limiter=None):
@@ -105,6 +160,7 @@ class Http:
             timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
             follow_redirects=False,
             trust_env=trust_env,
+            verify=_ssl_context(trust_env),
             headers={"user-agent": user_agent or f"{USER_AGENT_PREFIX}/{__version__}"},
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
             # with a limiter, every request to the Hub (streams included) is counted and its RateLimit read
@@ -171,6 +227,11 @@ class Http:
                     nxt = urljoin(current, resp.headers["location"])
                     if nxt in seen or nxt == current:
                         raise HttpFailure(f"redirect loop at {_short(nxt)}", "redirect_loop")
+                    if first_origin == origin(self.endpoint) and origin(nxt) != first_origin:
+                        # The Hub API never sends its answers from another host (the /resolve redirects to CDNs
+                        # are read with follow=False): an answer from there would be taken for the Hub's.
+                        raise HttpFailure(f"{_short(current)} redirected to another host ({_short(nxt)}); "
+                                          "not followed", "redirect_foreign")
                     seen.append(current)
                     current = nxt
                     params = None
@@ -186,12 +247,25 @@ class Http:
     async def _read(self, resp: httpx.Response, url: str, max_body: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
+        too_large = HttpFailure(f"answer of {_short(url)} is larger than {max_body // 1024} KiB", "too_large")
+        inflater = _Inflater.for_encoding(resp.headers.get("content-encoding", ""))
         try:
-            async for chunk in resp.aiter_bytes():
+            # gzip/deflate are inflated here with a bound on the output, so a gzip bomb stops at the cap
+            # instead of being inflated one network chunk (megabytes each) at a time by httpx.
+            stream = resp.aiter_raw() if inflater is not None else resp.aiter_bytes()
+            async for chunk in stream:
+                if inflater is not None:
+                    chunk = inflater.feed(chunk, max_body - size + 1, url)
                 size += len(chunk)
                 if size > max_body:
-                    raise HttpFailure(f"answer of {_short(url)} is larger than {max_body // 1024} KiB", "too_large")
+                    raise too_large
                 chunks.append(chunk)
+            if inflater is not None:
+                tail = inflater.flush(max_body - size + 1)
+                size += len(tail)
+                if size > max_body:
+                    raise too_large
+                chunks.append(tail)
         except httpx.HTTPError as e:
             raise classify_error(e, url) from None
         return b"".join(chunks)

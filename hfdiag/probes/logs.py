@@ -35,7 +35,8 @@ class LogRead:
     status: int | None = None
     lines: list[tuple[str, str | None]] = field(default_factory=list)  # (line, timestamp)
     error: str | None = None
-    ended: str = ""  # drained | closed | limit | deadline
+    ended: str = ""  # drained | closed | limit | deadline | stalled
+    kind: str = ""  # of the error: timeout | reset | protocol | http | ...
 
 
 def parse_timestamp(ts: str | None) -> float | None:
@@ -63,41 +64,64 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
     for attempt in range(2):  # one reconnect: the server replays its buffer from the start
         index = 0
         headers = {"accept": "text/event-stream", **http._auth_headers(url, True)}
+        pending: asyncio.Future | None = None
+        # waiting for the headers is bounded by the budget too (a server that accepts and stays silent)
+        first = max(0.1, min(idle_s + 3, t_end - loop.time()))
         try:
             async with http.client.stream("GET", url, headers=headers, params=params,
-                                          timeout=httpx.Timeout(idle_s + 3, connect=5.0)) as resp:
+                                          timeout=httpx.Timeout(first, connect=min(5.0, first))) as resp:
                 http.requests_sent += 1
                 out.status = resp.status_code
                 if resp.status_code >= 400:
                     body = (await _read_small(resp)).decode("utf-8", errors="replace")
                     out.error = f"{resp.status_code} from /logs/{kind}: {body[:160].strip()}"
+                    out.kind = "http"
+                    return out
+                ctype = resp.headers.get("content-type", "")
+                if resp.status_code != 200 or "text/event-stream" not in ctype:
+                    where = f" (redirect to {resp.headers['location'][:120]}, not followed)" \
+                        if "location" in resp.headers else ""
+                    out.error = (f"/logs/{kind} answered {resp.status_code} {ctype or 'without a content type'}"
+                                 f"{where}, not an event stream")
+                    out.kind = "protocol"
                     return out
                 events = EventSource(resp).aiter_sse().__aiter__()
                 last_data = loop.time()
+                bytes_at_event = resp.num_bytes_downloaded
                 while True:
                     remaining = t_end - loop.time()
-                    if remaining <= 0:
-                        out.ended = "deadline"
-                        return out
                     idle_for = loop.time() - last_data
-                    if done is not None:
+                    if remaining <= 0:
+                        stop = "deadline"
+                    elif done is not None:
                         verdict = done(out.lines, idle_for)
-                        if verdict:
-                            out.ended = verdict if isinstance(verdict, str) else "complete"
-                            return out
-                        wait = min(remaining, tick)
+                        stop = (verdict if isinstance(verdict, str) else "complete") if verdict else None
                     else:
-                        wait = min(remaining, idle_s - idle_for)
-                        if wait <= 0:
-                            out.ended = "drained"
-                            return out
-                    try:
-                        ev = await asyncio.wait_for(events.__anext__(), wait)
-                    except asyncio.TimeoutError:
+                        stop = "drained" if idle_for >= idle_s else None
+                    if stop in ("deadline", "drained") and resp.num_bytes_downloaded > bytes_at_event:
+                        # bytes kept arriving but no event completed: a slow stream, not a drained log
+                        out.ended, out.kind = "stalled", "timeout"
+                        out.error = (f"/logs/{kind} is too slow: {resp.num_bytes_downloaded - bytes_at_event} "
+                                     f"bytes of an event that did not complete in {idle_for:.1f}s")
+                        return out
+                    if stop:
+                        out.ended = stop
+                        return out
+                    wait = min(remaining, tick if done is not None else idle_s - idle_for)
+                    # one pending read survives the ticks: cancelling it (wait_for) would close the generator
+                    # and a stream with a pause longer than a tick would be taken for a closed one
+                    if pending is None:
+                        pending = asyncio.ensure_future(events.__anext__())
+                    await asyncio.wait({pending}, timeout=wait)
+                    if not pending.done():
                         continue
+                    fut, pending = pending, None
+                    try:
+                        ev = fut.result()
                     except StopAsyncIteration:
                         out.ended = "closed"
                         return out
+                    bytes_at_event = resp.num_bytes_downloaded
                     if not ev.data.strip():
                         continue  # keep-alive: not activity
                     index += 1
@@ -116,8 +140,13 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
             if isinstance(e, httpx.ReadTimeout) and out.status and out.status < 400:
                 out.ended = "drained"
                 return out
-            out.error = str(failure)
+            if isinstance(e, httpx.TimeoutException) and out.status is None:
+                failure = HttpFailure(f"no answer from {url.split('?')[0]} within {first:.1f}s", "timeout")
+            out.error, out.kind = str(failure), failure.kind
             return out
+        finally:
+            if pending is not None:
+                pending.cancel()
     return out
 
 
@@ -216,7 +245,9 @@ class LogsProbe:
         nonce = ctx.shared.get("route.nonce")
         route = ctx.shared.get("route.sent")
         if nonce and route and run.status is not None and run.status < 400:
-            result.fact("route.nonce_in_run_log", any(nonce in ln for ln, _ in run.lines))
+            seen = any(nonce in ln for ln, _ in run.lines)
+            if seen or not run.error:  # a broken or too slow stream proves nothing about an absent nonce
+                result.fact("route.nonce_in_run_log", seen)
         denied = [r for r in (build, run) if r.status in (401, 403)]
         if denied:
             result.fact("logs.denied", True)
@@ -226,10 +257,10 @@ class LogsProbe:
         self._summarise(ctx, result, "build_log", build)
         self._summarise(ctx, result, "run_log", run)
         ctx.shared["logs.run_lines"] = [ln for ln, _ in run.lines]
-        errors = [r.error for r in (build, run) if r.error and r.status not in (401, 403)]
-        if errors and result.status == "ok":
-            result.status = "error"
-            result.error = "; ".join(errors)
+        failed = [r for r in (build, run) if r.error and r.status not in (401, 403)]
+        if failed and result.status == "ok":
+            result.status = "timeout" if all(r.kind == "timeout" for r in failed) else "error"
+            result.error = "; ".join(r.error for r in failed)
         result.detail["build_log_end"] = build.ended
         result.detail["run_log_end"] = run.ended
 
@@ -238,6 +269,9 @@ class LogsProbe:
             if read.status is not None:
                 result.fact(f"{prefix}.status", read.status)
                 result.fact(f"{prefix}.available", False)
+            return
+        if read.error and not read.lines:
+            result.fact(f"{prefix}.status", read.status)  # the stream failed: no claim about its content
             return
         lines = [ln for ln, _ in read.lines]
         result.fact(f"{prefix}.status", read.status)
@@ -272,5 +306,11 @@ class LogsProbe:
             if f.key not in existing or prefix == "run_log":
                 result.facts = [x for x in result.facts if x.key != f.key]
                 result.fact(f.key, f.value)
+        if prefix == "run_log" and ctx.shared.get("logs.egress_markers"):  # markers are exact: they win over text
+            from hfdiag.egress import facts_from_markers
+
+            result.facts = [x for x in result.facts if not x.key.startswith("egress.") or x.key == "egress.marker_seen"]
+            for key, value in facts_from_markers(ctx.shared["logs.egress_markers"]).items():
+                result.fact(key, value)
         tail = [ctx.redactor.text(ln) for ln in lines[-8:]]
         result.excerpts += [f"{prefix}: {ln}" for ln in tail]

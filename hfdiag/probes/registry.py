@@ -10,6 +10,7 @@ PROBES = (
     "hfdiag.probes.logs:LogsProbe",
     "hfdiag.probes.route:RouteProbe",
     "hfdiag.probes.status:StatusProbe",
+    "hfdiag.probes.zerogpu:ZeroGpuProbe",
     "hfdiag.probes.transfer:TransferProbe",
     "hfdiag.probes.dns:DnsProbe",
 )

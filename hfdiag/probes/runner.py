@@ -17,6 +17,8 @@ async def _run_one(probe: Probe, ctx: ProbeContext, result: ProbeResult, budget:
     limit = max(0.05, min(probe.timeout, budget))
     try:
         await asyncio.wait_for(probe.run(ctx, result), limit)
+        if result.status == "ok" and result.error:  # finished, but part of its evidence failed: not "ok"
+            result.status = "error"
     except asyncio.TimeoutError:
         result.status = "timeout"
         result.error = result.error or f"no complete answer within {limit:.1f}s"
@@ -33,7 +35,8 @@ async def _run_one(probe: Probe, ctx: ProbeContext, result: ProbeResult, budget:
             result.status, result.error = "error", "interrupted (Ctrl-C) before it finished"
         else:
             result.status = "timeout"
-            result.error = f"stopped at the global deadline (--timeout {ctx.options.timeout:g}s)"
+            flag = ctx.options.extra.get("timeout_flag", ctx.options.timeout)
+            result.error = f"stopped at the global deadline (--timeout {flag:g}s)"
             if ctx.shared.get(f"{probe.name}.step"):
                 result.error += f" while {ctx.shared[f'{probe.name}.step']}"
         raise

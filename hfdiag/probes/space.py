@@ -59,11 +59,26 @@ class SpaceProbe:
         result.fact("space.exists", True)
         self._record_info(ctx, result, info)
         runtime = info.get("runtime") if isinstance(info.get("runtime"), dict) else None
+        if ctx.options.restart:
+            runtime = await self._restart(ctx, result) or runtime
         if runtime is None:
             runtime = await self._runtime(ctx)
         self._record_runtime(ctx, result, runtime)
         if ctx.options.wait > 0:
             await self._wait(ctx, result, runtime)
+
+    async def _restart(self, ctx: ProbeContext, result: ProbeResult) -> dict | None:
+        """Opt-in (--restart): the lifecycle call itself is evidence of the control plane's state."""
+        ctx.shared["space.step"] = "asking the Hub to restart the Space"
+        res = await ctx.http.request("POST", ctx.http.hub(api_path(ctx.space_id) + "/restart"))
+        result.fact("space.restart_status", res.status)
+        result.fact("space.restart_failed", res.status >= 400)
+        result.detail["restart"] = {"status": res.status, "request_id": res.headers.get("x-request-id"),
+                                    "error": _error_text(res) if res.status >= 400 else None}
+        if res.status >= 400:
+            return None
+        data = res.json()
+        return data if isinstance(data, dict) and "stage" in data else None
 
     async def _runtime(self, ctx: ProbeContext) -> dict:
         ctx.shared["space.step"] = "reading the Space runtime"

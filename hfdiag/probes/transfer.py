@@ -213,7 +213,7 @@ async def bounded_read(client: httpx.AsyncClient, url: str, headers: dict, *, ma
         if out["ended"] in ("stall", "time"):
             span = max(span, (time.monotonic() - first_at) - (stall_s if out["ended"] == "stall" else 0))
         out["transfer_s"] = round(span, 3)
-        out["throughput_bps"] = round(out["bytes"] / span, 1) if span > 0.05 else None
+        out["throughput_bps"] = round(out["bytes"] / max(span, 0.001), 1) if out["bytes"] else None
     if stalled_at is not None:
         out["stalled_at_bytes"] = stalled_at
     if body_head:

@@ -51,6 +51,8 @@ def annotations(report: dict) -> list[str]:
     elif v["bucket"] == "inconclusive":
         items.append(("warning", first_sentence(report), {"title": f"hfdiag {target}: inconclusive"}))
     for f in matched(report):
+        if f["bucket"] == "healthy":
+            continue  # the verdict line says it; next to a finding it would contradict it
         level = _LEVEL.get(f["severity"], "warning")
         if f["knowledge"] == "background":
             level = "notice"

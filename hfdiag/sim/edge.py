@@ -49,7 +49,11 @@ async def handle(sim: SimState, space: SpaceState, scope, receive, send) -> None
         mode = "app"
     if mode == "app":
         rate = float(space.knob("edge.drop_rate"))
-        if rate > 0 and sim.rng.random() < rate:
+        # Drops are spread evenly over the requests (request k is dropped when floor((k+1)*rate) grows), so a
+        # share of `rate` is dropped deterministically, whatever other traffic consumed the random generator.
+        k = space.edge_requests
+        space.edge_requests += 1
+        if rate > 0 and int((k + 1) * rate) > int(k * rate):
             statuses = space.knob("edge.drop_statuses")
             st = int(statuses[space.drop_counter % len(statuses)])
             space.drop_counter += 1
@@ -102,6 +106,7 @@ async def _proxy(sim: SimState, space: SpaceState, scope, receive, send, role: s
              (b"vary", b"origin, access-control-request-method, access-control-request-headers"),
              (b"access-control-expose-headers", b"*")]
     log_access = space.knob("app.access_log")
+    traceback_lines: list[str] = []  # written with the access line, before the response leaves
 
     async def edge_send(message):
         if message["type"] == "http.response.start":
@@ -118,6 +123,8 @@ async def _proxy(sim: SimState, space: SpaceState, scope, receive, send, role: s
                     phrase = ""
                 space.run_log.append(f'INFO:     {client_ip}:{client_port} - "{scope["method"]} {target} '
                                      f'HTTP/{scope.get("http_version", "1.1")}" {st} {phrase}')
+            if traceback_lines:
+                space.run_log.extend(traceback_lines)
         await send(message)
 
     request = Request(inner, receive)
@@ -126,6 +133,6 @@ async def _proxy(sim: SimState, space: SpaceState, scope, receive, send, role: s
         space.run_log.append(marker("request", nonce=nonce, path=scope["path"]))
     app = GradioApp(sim, space)
     resp = await app.handle(request)
-    await resp(inner, receive, edge_send)
     if isinstance(resp, AppError500):
-        space.run_log.extend(exception_lines(space.knob("app.exception")))
+        traceback_lines.extend(exception_lines(space.knob("app.exception")))
+    await resp(inner, receive, edge_send)

@@ -46,11 +46,18 @@ class RequestLog:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._items: list[RecordedRequest] = []
 
     def append(self, item: RecordedRequest) -> None:
-        with self._lock:
+        with self._changed:
             self._items.append(item)
+            self._changed.notify_all()
+
+    def wait_for(self, predicate, timeout: float) -> bool:
+        """Block until predicate(list of requests) holds (event-driven: woken by each new request)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self._items), timeout)
 
     def snapshot(self) -> list[RecordedRequest]:
         with self._lock:
@@ -124,6 +131,7 @@ class SpaceState:
                          for _ in range(n)]
         self.rr = 0
         self.drop_counter = 0
+        self.edge_requests = 0
         self.build_log = LogBuffer()
         self.run_log = LogBuffer()
         now = time.time()
@@ -147,6 +155,11 @@ class SpaceState:
         t_run = now - spec.stage_minutes * 60
         for ts, line in run_lines(run, t_run, spec.sdk, spec.is_zerogpu):
             self.run_log.append(line, ts)
+        if run != "empty" and spec.is_zerogpu and self.knob("zerogpu.markers"):
+            # hfdiag.markers announces itself at start-up, so a missing gpu.enter is an observation.
+            from .logs import marker
+
+            self.run_log.append(marker("markers.enabled", fn="predict"), t_run + 5)
         self.run_log.extend(extra_run, t_run + 30)
         # gradio queue state
         self.sessions: dict[str, list[dict]] = {}

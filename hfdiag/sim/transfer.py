@@ -12,7 +12,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .faults import abort_connection, wait_disconnect_or_close
+from .faults import _find_conn, abort_connection, wait_disconnect_or_close
 from .state import fake_jwt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -260,7 +260,15 @@ def _parse_range(value: str | None, size: int):
     return start, end
 
 
-async def _send_body(sim: SimState, scope, receive, send, status: int, headers: dict, chunks, apply_knobs: bool):
+def count_sent(sim: SimState, role: str, n: int) -> None:
+    """Body bytes handed to a live connection, per role (tests use it to prove a client stopped reading)."""
+    counts = sim.__dict__.setdefault("body_bytes_sent", {})
+    counts[role] = counts.get(role, 0) + n
+
+
+async def _send_body(sim: SimState, scope, receive, send, status: int, headers: dict, chunks, apply_knobs: bool,
+                     role: str = ""):
+    conn = _find_conn(sim, scope)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(k.encode(), str(v).encode()) for k, v in headers.items()]})
     if scope["method"] == "HEAD":
@@ -279,7 +287,10 @@ async def _send_body(sim: SimState, scope, receive, send, status: int, headers: 
             if bps:
                 piece = piece[: max(1, int(bps) // 10)]
             if piece:
+                if conn is not None and (conn.transport is None or conn.transport.is_closing()):
+                    return  # the client left: uvicorn would drop every further send silently
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
+                count_sent(sim, role, len(piece))
                 sent += len(piece)
                 chunk = chunk[len(piece):]
                 if bps and await sim.nap(len(piece) / float(bps)):
@@ -331,10 +342,10 @@ async def handle_cdn(sim: SimState, scope, receive, send) -> None:
         a, b = rng
         h["content-range"] = f"bytes {a}-{b}/{f.size}"
         h["content-length"] = str(b - a + 1)
-        await _send_body(sim, scope, receive, send, 206, h, f.read(a, b + 1), _applies(sim, "cdn"))
+        await _send_body(sim, scope, receive, send, 206, h, f.read(a, b + 1), _applies(sim, "cdn"), "cdn")
     else:
         h["content-length"] = str(f.size)
-        await _send_body(sim, scope, receive, send, 200, h, f.read(0, f.size), _applies(sim, "cdn"))
+        await _send_body(sim, scope, receive, send, 200, h, f.read(0, f.size), _applies(sim, "cdn"), "cdn")
 
 
 async def handle_cas(sim: SimState, scope, receive, send) -> None:
@@ -410,4 +421,5 @@ async def handle_transfer(sim: SimState, scope, receive, send) -> None:
     a, b = rng
     h = {"content-type": "application/octet-stream", "accept-ranges": "bytes", "content-length": str(b - a + 1),
          "content-range": f"bytes {a}-{b}/{total}", **_cf_headers(sim)}
-    await _send_body(sim, scope, receive, send, 206, h, f.xorb_read(x, a, b + 1), _applies(sim, "transfer"))
+    await _send_body(sim, scope, receive, send, 206, h, f.xorb_read(x, a, b + 1), _applies(sim, "transfer"),
+                     "transfer")

@@ -18,9 +18,13 @@ def check_json(*args):
     return proc, json.loads(proc.stdout)
 
 
+# A read-only check cannot see a failing restart; the owner asks for one with --restart.
+EXTRA_ARGS = {"builder-paused-restart-503": ["--restart"]}
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_scenario_verdict(scenario, validate_report):
-    proc, report = check_json("--sim", scenario.name)
+    proc, report = check_json("--sim", scenario.name, *EXTRA_ARGS.get(scenario.name, []))
     validate_report(report)
     v = report["verdict"]
     assert v["bucket"] == scenario.expect["bucket"], (v, [f["id"] for f in report["findings"]])
@@ -66,3 +70,10 @@ def test_unknown_scenario_and_bad_space_id_are_one_line_errors():
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     proc = run_cli("check", "not a space id", "--endpoint", "http://127.0.0.1:9")
     assert proc.returncode == 2 and "not a Space id" in proc.stderr
+
+
+def test_paused_space_without_restart_is_explained_not_a_fault():
+    proc, report = check_json("--sim", "builder-paused-restart-503")
+    v = report["verdict"]
+    assert (v["bucket"], v["knowledge"]) == ("builder", "explained")
+    assert "--restart" in v["summary"]

@@ -16,7 +16,9 @@ SUFFIX_PRO = ("Add credits to keep using ZeroGPU. $1 for 10 minutes of ZeroGPU i
 
 
 def _markers(sim):
-    return [json.loads(line[len("hfdiag-marker "):]) for line in sim.run_log() if line.startswith("hfdiag-marker ")]
+    """GPU markers (the start-up `markers.enabled` announcement aside)."""
+    found = [json.loads(line[len("hfdiag-marker "):]) for line in sim.run_log() if line.startswith("hfdiag-marker ")]
+    return [m for m in found if m["event"] != "markers.enabled"]
 
 
 def test_success_sequence_markers_and_settlement(sim_factory, client):

@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+"""hfdiag performance bench: start-up, `check` latency, `explain` throughput and memory, rule evaluation.
+
+    python bench/run.py            # full run (about 1-2 minutes; the 200 MB log is generated once and cached)
+    python bench/run.py --quick    # fewer repetitions and a 50 MB log
+    python bench/run.py --json out.json
+
+Prints one table (figure, measured value, target, pass/fail) and exits 1 when a target is missed.
+Timing figures are medians of repeated runs: other processes share this machine. See bench/README.md for what
+each figure measures and how the critical path of `check` is derived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # measure this checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import genlog  # noqa: E402
+
+LATENCY_MS = 300
+# The longest chain of sequential requests any probe must make on healthy-gradio with the owner's token
+# (derivation in bench/README.md): space (GET /api/spaces/{id}) -> route (GET the Space origin, 4 in parallel).
+# The log probe's streams open at t=0 and end when the route's nonce shows up, i.e. with the route request.
+CRITICAL_CHAIN = 2
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float | None
+    unit: str
+    target: str = ""  # e.g. "<= 150"
+    note: str = ""
+
+    @property
+    def ok(self) -> bool | None:
+        if not self.target or self.value is None:
+            return None if self.value is not None or not self.target else False
+        op, _, bound = self.target.partition(" ")
+        b = float(bound)
+        return {"<=": self.value <= b, "<": self.value < b, ">=": self.value >= b, ">": self.value > b}[op]
+
+    def row(self) -> tuple[str, str, str, str]:
+        val = "n/a" if self.value is None else (f"{self.value:.3g}" if abs(self.value) < 10 else f"{self.value:.0f}")
+        status = {True: "pass", False: "FAIL", None: "info"}[self.ok]
+        return self.name, f"{val} {self.unit}".strip(), f"{self.target} {self.unit}".strip() if self.target else "-", status
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------
+def hfdiag_command() -> list[str]:
+    """The console script a user runs (the one installed next to this interpreter), else `python -m hfdiag`."""
+    script = Path(sys.executable).parent / "hfdiag"
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    found = shutil.which("hfdiag")
+    if found and "shims" not in found:  # a pyenv/asdf shim adds its own shell start-up: not hfdiag's
+        return [found]
+    return [sys.executable, "-m", "hfdiag"]
+
+
+def env_for_cli() -> dict:
+    env = dict(os.environ)
+    env["HFDIAG_NO_PROGRESS"] = "1"
+    env.pop("HF_TOKEN", None)
+    env.pop("HUGGING_FACE_HUB_TOKEN", None)
+    return env
+
+
+def wall(cmd: list[str], env=None, stdin=None) -> tuple[float, int]:
+    t = time.perf_counter()
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, stdin=stdin)
+    return time.perf_counter() - t, p.returncode
+
+
+def run_with_rusage(cmd: list[str], env=None) -> tuple[float, int, float, float]:
+    """(wall s, exit status, peak RSS MB of that child alone, user+sys CPU s) via wait4."""
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, ru = os.wait4(p.pid, 0)
+    dt = time.perf_counter() - t
+    p.returncode = os.waitstatus_to_exitcode(status)
+    return dt, p.returncode, ru.ru_maxrss / 1024.0, ru.ru_utime + ru.ru_stime
+
+
+def median_ms(xs: list[float]) -> float:
+    return statistics.median(xs) * 1000
+
+
+def say(msg: str) -> None:
+    sys.stderr.write(f"bench: {msg}\n")
+    sys.stderr.flush()
+
+
+# -- (a) start-up --------------------------------------------------------------------------------------------------
+def bench_startup(runs: int) -> list[Figure]:
+    cli = hfdiag_command()
+    env = env_for_cli()
+    base = [sys.executable, "-c", "pass"]
+    samples: dict[str, list[float]] = {"pass": [], "version": [], "help": []}
+    for _ in range(2):  # warm the page cache and the bytecode caches
+        wall(base, env), wall(cli + ["--version"], env), wall(cli + ["--help"], env)
+    for _ in range(runs):  # interleaved, so drift in the machine's load hits all three alike
+        samples["pass"].append(wall(base, env)[0])
+        samples["version"].append(wall(cli + ["--version"], env)[0])
+        samples["help"].append(wall(cli + ["--help"], env)[0])
+    bare = median_ms(samples["pass"])
+    note = f"{' '.join(Path(c).name for c in cli)}; bare python {bare:.0f} ms; median of {runs}"
+    return [
+        Figure("start-up overhead: hfdiag --version", median_ms(samples["version"]) - bare, "ms", "<= 150", note),
+        Figure("start-up overhead: hfdiag --help", median_ms(samples["help"]) - bare, "ms", "<= 250", note),
+    ]
+
+
+# -- (b) check -----------------------------------------------------------------------------------------------------
+def _check_cmd(sim, token_role: str = "owner") -> list[str]:
+    sid = sim.space_ids[0]
+    return hfdiag_command() + [
+        "check", sid, "--endpoint", sim.endpoint, "--dns-server", sim.dns_server, "--status-url", sim.status_url,
+        "--token", sim.tokens[token_role], "--quiet", "--format", "json",
+    ]
+
+
+def observed_chain(requests: list, latency_s: float) -> int:
+    """How many latency periods deep the recorded requests go: request k arriving >= n*latency after the first
+    means some chain of n sequential requests preceded it."""
+    if not requests:
+        return 0
+    t0 = min(r.ts for r in requests)
+    return 1 + max(int((r.ts - t0) / latency_s + 0.15) for r in requests)
+
+
+def bench_check(runs: int, scratch: Path) -> tuple[list[Figure], Path | None]:
+    from hfdiag.sim import Simulator
+
+    env = env_for_cli()
+    figs: list[Figure] = []
+    sim_cmd = hfdiag_command() + ["check", "--sim", "healthy-gradio", "--quiet", "--format", "json"]
+    res = [wall(sim_cmd, env) for _ in range(runs)]
+    figs.append(Figure("check --sim healthy-gradio (CLI starts the simulator)", median_ms([r[0] for r in res]), "ms",
+                       "", f"median of {runs}; exit {sorted({r[1] for r in res})}"))
+
+    bundle = scratch / "healthy-bundle.json"
+    with Simulator("healthy-gradio") as sim:
+        cmd = _check_cmd(sim)
+        wall(cmd, env)  # warm-up
+        res = [wall(cmd, env) for _ in range(runs)]
+        subprocess.run(cmd + ["--bundle", str(bundle)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    figs.append(Figure("check healthy-gradio, simulator already running", median_ms([r[0] for r in res]), "ms", "",
+                       f"median of {runs}; exit {sorted({r[1] for r in res})}; no injected latency"))
+
+    over = {"edge.latency_ms": LATENCY_MS, "hub.latency_ms": LATENCY_MS}
+    critical_ms = CRITICAL_CHAIN * LATENCY_MS
+    with Simulator("healthy-gradio", overrides=over) as sim:
+        cmd = _check_cmd(sim)
+        times, chains, codes = [], [], []
+        for _ in range(runs):
+            n0 = len(sim.requests)
+            dt, rc = wall(cmd, env)
+            times.append(dt)
+            codes.append(rc)
+            chains.append(observed_chain(list(sim.requests)[n0:], LATENCY_MS / 1000))
+        # The same check once more per run under a wrapper that times its probing phase (check_many: from the
+        # first probe's set-up to the last probe's end), i.e. without interpreter start-up, imports and rule loading.
+        phases = []
+        for _ in range(runs):
+            out = scratch / "phases.json"
+            subprocess.run([sys.executable, str(Path(__file__).with_name("_phases.py")), str(out), *cmd[len(hfdiag_command()):]],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            if out.is_file():
+                phases.append(json.loads(out.read_text())["check_many_s"])
+    w = median_ms(times)
+    figs.append(Figure(f"check with {LATENCY_MS} ms/request: wall time", w, "ms", "",
+                       f"median of {runs}; exit {sorted(set(codes))}; observed chain depth {max(chains)}"))
+    figs.append(Figure(f"check with {LATENCY_MS} ms/request: CLI wall / critical path ({critical_ms} ms)",
+                       w / critical_ms, "x", "<= 1.3",
+                       f"critical path = {CRITICAL_CHAIN} sequential requests x {LATENCY_MS} ms; whole process"))
+    ph = median_ms(phases) if phases else None
+    figs.append(Figure(f"check with {LATENCY_MS} ms/request: probing phase / critical path",
+                       ph / critical_ms if ph else None, "x", "<= 1.3",
+                       f"probing phase {ph:.0f} ms (check_many), median of {len(phases)}" if ph else "wrapper failed"))
+    return figs, bundle if bundle.is_file() else None
+
+
+# -- (c) explain ---------------------------------------------------------------------------------------------------
+def cached_log(cache: Path, mb: int) -> Path:
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"bench-log-{mb}MB-v{genlog.GENERATOR_VERSION}.log"
+    if not path.is_file() or path.stat().st_size < mb * 1_000_000:
+        say(f"generating {path} ({mb} MB, once)")
+        tmp = path.with_suffix(".tmp")
+        genlog.generate(tmp, mb * 1_000_000)
+        tmp.replace(path)
+    return path
+
+
+def grep_pattern() -> str:
+    """The signatures' keyword alternation as a POSIX ERE (matched case-insensitively by grep -i)."""
+    from hfdiag.engine.knowledge import load_knowledge
+
+    words = load_knowledge().signatures.keywords()
+    return "|".join(re.sub(r"([.\[\]()*+?{}|^$\\])", r"\\\1", w) for w in words)
+
+
+def bench_explain(log: Path, runs: int) -> list[Figure]:
+    env = env_for_cli()
+    size_mb = log.stat().st_size / 1e6
+    cmd = hfdiag_command() + ["explain", str(log), "--format", "json"]
+    results = [run_with_rusage(cmd, env) for _ in range(runs)]
+    t = statistics.median(r[0] for r in results)
+    rss = max(r[2] for r in results)
+    cpu = statistics.median(r[3] for r in results)
+    codes = sorted({r[1] for r in results})
+
+    pattern = grep_pattern()
+    genv = dict(env, LC_ALL="C")
+    gtimes, counts = [], set()
+    for _ in range(runs):  # stdout to a pipe: GNU grep stops at the first match when it writes to /dev/null
+        t0 = time.perf_counter()
+        gp = subprocess.run(["grep", "-E", "-c", "-i", "-e", pattern, str(log)], env=genv, capture_output=True)
+        gtimes.append(time.perf_counter() - t0)
+        counts.add(gp.stdout.decode().strip() or f"exit {gp.returncode}")
+    g = statistics.median(gtimes)
+
+    small = log.with_name("bench-log-small.log")
+    with open(log, "rb") as src, open(small, "wb") as dst:
+        dst.write(src.read(5_000_000))
+        dst.write(src.readline())
+    small_rss = run_with_rusage(hfdiag_command() + ["explain", str(small), "--format", "json"], env)[2]
+    small.unlink()
+    return [
+        Figure(f"explain {size_mb:.0f} MB log: throughput", size_mb / t, "MB/s", ">= 50",
+               f"wall {t:.2f} s incl. start-up, CPU {cpu:.2f} s; exit {codes}; median of {runs}"),
+        Figure("explain: time / grep -E -c -i (same keywords)", t / g, "x", "",
+               f"grep {g:.2f} s (LC_ALL=C; {'/'.join(sorted(counts))} matching lines); "
+               f"{len(pattern.split('|'))} keywords"),
+        Figure(f"explain {size_mb:.0f} MB log: peak RSS", rss, "MB", "< 100", f"5 MB log: {small_rss:.0f} MB"),
+    ]
+
+
+# -- (d) rule evaluation ------------------------------------------------------------------------------------------
+def build_bundles(kb, n: int, healthy_bundle: Path | None, seed: int = 11) -> list:
+    """Varied fact sets: a real healthy check's facts (when the check figures ran) overlaid with the facts of
+    1-3 rule inline tests (so different rules match, conflict and stay undecided), plus bare test fact sets."""
+    from hfdiag.evidence.bundle import Bundle
+    from hfdiag.evidence.model import Fact, FactSet
+
+    rng = random.Random(seed)
+    tests = [t["facts"] for r in kb.rules for t in r.tests if isinstance(t.get("facts"), dict) and t["facts"]]
+    base: list = []
+    if healthy_bundle is not None:
+        base = list(Bundle.loads(healthy_bundle.read_text(encoding="utf-8")).fact_set())
+    sets = []
+    for i in range(n):
+        fs = FactSet(base if (base and i % 4) else [])
+        for facts in rng.sample(tests, k=min(len(tests), rng.randint(1, 3))):
+            for k, v in facts.items():
+                fs.add(Fact(k, v, "bench", "observed"))
+        sets.append(fs)
+    return sets
+
+
+def bench_rules(n: int, healthy_bundle: Path | None) -> list[Figure]:
+    from hfdiag.engine.knowledge import load_knowledge
+    from hfdiag.engine.verdict import diagnose
+
+    kb = load_knowledge()
+    sets = build_bundles(kb, n, healthy_bundle)
+    diagnose(kb, build_bundles(kb, 1, healthy_bundle, seed=1)[0])  # warm-up
+    per = []
+    buckets = set()
+    cpu0 = time.thread_time()
+    for fs in sets:
+        t = time.perf_counter()
+        d = diagnose(kb, fs)
+        per.append(time.perf_counter() - t)
+        buckets.add(d.verdict.bucket)
+    cpu_ms = (time.thread_time() - cpu0) / len(sets) * 1000
+    mean_ms = sum(per) / len(per) * 1000
+    p95 = sorted(per)[int(len(per) * 0.95)] * 1000
+    # The target is on CPU time: on a shared 2-core machine a wall-clock sample that includes a preemption by
+    # another process is several ms long (the p95 shows it), which says nothing about the rules engine.
+    return [Figure(f"rule evaluation per bundle ({len(sets)} bundles, {len(kb.rules)} rules), CPU", cpu_ms, "ms",
+                   "<= 1", f"wall: mean {mean_ms:.2f} ms, p50 {statistics.median(per) * 1000:.2f} ms, "
+                   f"p95 {p95:.2f} ms; {len(buckets)} distinct verdict buckets; GC included")]
+
+
+# -- main ----------------------------------------------------------------------------------------------------------
+def print_table(figs: list[Figure]) -> None:
+    rows = [("figure", "measured", "target", "result")] + [f.row() for f in figs]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for j, r in enumerate(rows):
+        print("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip())
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+    notes = [f for f in figs if f.note]
+    if notes:
+        print()
+        for f in notes:
+            print(f"- {f.name}: {f.note}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions and a 50 MB log")
+    ap.add_argument("--log-mb", type=int, default=None, help="size of the generated log (default 200, quick 50)")
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "hfdiag-bench",
+                    help="where the generated log is kept between runs")
+    ap.add_argument("--only", default="startup,check,explain,rules", help="comma-separated subset")
+    ap.add_argument("--json", type=Path, help="also write the figures as JSON")
+    a = ap.parse_args()
+    only = set(a.only.split(","))
+    startup_runs, check_runs, explain_runs = (10, 2, 1) if a.quick else (15, 3, 3)
+    log_mb = a.log_mb or (50 if a.quick else 200)
+    say(f"hfdiag command: {' '.join(hfdiag_command())}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs; "
+        f"load average {os.getloadavg()[0]:.1f}")
+    t0 = time.perf_counter()
+    figs: list[Figure] = []
+    healthy_bundle = None
+    with tempfile.TemporaryDirectory(prefix="hfdiag-bench-") as tmp:
+        if "startup" in only:
+            say("start-up ...")
+            figs += bench_startup(startup_runs)
+        if "check" in only:
+            say("check ...")
+            check_figs, healthy_bundle = bench_check(check_runs, Path(tmp))
+            figs += check_figs
+        if "explain" in only:
+            log = cached_log(a.cache, log_mb)
+            say(f"explain on {log} ...")
+            figs += bench_explain(log, explain_runs)
+        if "rules" in only:
+            say("rule evaluation ...")
+            figs += bench_rules(1000, healthy_bundle)
+    say(f"done in {time.perf_counter() - t0:.0f} s; load average {os.getloadavg()[0]:.1f}")
+    print_table(figs)
+    if a.json:
+        a.json.write_text(json.dumps([f.__dict__ | {"ok": f.ok} for f in figs], indent=2) + "\n")
+    return 1 if any(f.ok is False for f in figs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

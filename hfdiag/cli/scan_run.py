@@ -1,0 +1,144 @@
+"""The body of `hfdiag scan`: read the list -> (simulator) -> scan_spaces -> stream or collect -> exit status."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+from pathlib import Path
+
+from hfdiag.environment import Environment
+from hfdiag.errors import UsageError
+from hfdiag.exit_status import ExitStatus
+
+MAX_LIST_BYTES = 16 * 1024 * 1024
+
+
+def _read_list(source: str | None, env: Environment) -> str | None:
+    if source is None:
+        return None
+    if source == "-":
+        return env.stdin.read(MAX_LIST_BYTES + 1)[:MAX_LIST_BYTES + 1]
+    path = Path(source)
+    try:
+        if path.stat().st_size > MAX_LIST_BYTES:
+            raise UsageError(f"{source}: larger than {MAX_LIST_BYTES // (1024 * 1024)} MiB")
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise UsageError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{source}: is a directory") from None
+    except OSError as e:
+        raise UsageError(f"{source}: cannot read ({e.strerror})") from None
+
+
+def run(a: dict) -> int:
+    from hfdiag.auth import find_token
+    from hfdiag.cli.check_run import _simulator
+    from hfdiag.cli.cmd_scan import SCAN_FORMATS
+    from hfdiag.cli.options import check_flavor, check_format
+    from hfdiag.engine.knowledge import load_knowledge
+    from hfdiag.outcome import combined, exit_status, parse_fail_on
+    from hfdiag.probes.base import CheckOptions
+    from hfdiag.ratelimit import RateLimiter
+    from hfdiag.render import fleet
+    from hfdiag.render.json_out import dumps
+    from hfdiag.render.openmetrics import to_openmetrics
+    from hfdiag.scan import parse_space_list, scan_spaces
+
+    env = Environment()
+    fmt = check_format(a["fmt"], SCAN_FORMATS)
+    check_flavor(a["markdown_flavor"])
+    threshold = parse_fail_on(a["fail_on"])
+    if a["timeout"] <= 0:
+        raise UsageError("--timeout must be positive")
+    if a["concurrency"] < 1 or a["route_requests"] < 1 or a["attempts"] < 1:
+        raise UsageError("--concurrency, --route-requests and --attempts must be at least 1")
+    if a["concurrency"] > 256:
+        raise UsageError("--concurrency must be at most 256")
+    text = _read_list(a["source"], env)
+    spaces = parse_space_list(text, "stdin" if a["source"] == "-" else str(a["source"])) if text is not None else None
+    if spaces is None and not a["sim"]:
+        raise UsageError("name a file with one Space id per line, or - for stdin")
+    kb = load_knowledge(a["rules_dir"])
+
+    out_fh = io.StringIO() if a["output"] else env.stdout
+    out_env = Environment(stdout=out_fh, stderr=env.stderr, environ=env.environ, stdout_isatty=False)
+
+    with _simulator(a["sim"]) as sim:
+        if sim is not None:
+            endpoint = sim.endpoint
+            tok, source = (a["token"], "--token") if a["token"] else (sim.tokens["owner"], "--sim")
+            dns_server = a["dns_server"] or sim.dns_server
+            status_url = a["status_url"] or sim.status_url
+            if spaces is None:
+                spaces = list(sim.space_ids)
+        else:
+            endpoint = (a["endpoint"] or env.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+            if not endpoint.startswith(("http://", "https://")):
+                raise UsageError(f"--endpoint {endpoint!r}: expected an http(s) URL")
+            tok, source = find_token(a["token"], env.environ)
+            dns_server = a["dns_server"]
+            status_url = a["status_url"] or "https://status.huggingface.co/index.json"
+        if dns_server:
+            from hfdiag.probes.dnsutil import parse_server
+
+            try:
+                parse_server(dns_server)
+            except ValueError:
+                raise UsageError(f"--dns-server {dns_server!r}: expected HOST[:PORT]") from None
+        if not spaces:
+            raise UsageError("the list names no Space")
+        options = CheckOptions(endpoint=endpoint, token=tok, token_source=source, timeout=a["timeout"],
+                               route_requests=a["route_requests"], dns_server=dns_server, status_url=status_url,
+                               trust_env=sim is None)
+        statuses: list[ExitStatus] = []
+
+        def on_result(_i, res) -> None:
+            statuses.append(exit_status(res.report, threshold))
+            if fmt in ("json", "jsonl"):
+                out_fh.write(dumps(res.report, lines=True) + "\n")
+                out_fh.flush()
+            elif fmt == "human":
+                out_fh.write(fleet.human_line(res.report) + "\n")
+                out_fh.flush()
+
+        limiter = RateLimiter()
+        results, stats = asyncio.run(scan_spaces(spaces, options, kb, concurrency=a["concurrency"],
+                                                 limiter=limiter, attempts=a["attempts"], on_result=on_result))
+    reports = [r.report for r in results]
+    st = stats.to_dict()
+    if fmt == "openmetrics":
+        failing = [exit_status(r, threshold) == ExitStatus.FINDING for r in reports]
+        out_fh.write(to_openmetrics(reports, failing, st))
+    elif fmt == "markdown":
+        out_fh.write(fleet.markdown_table(reports, st))
+    elif fmt == "github":
+        fleet.render_github(reports, out_env, st)
+    out_fh.flush()
+    if a["output"]:
+        _write_atomic(a["output"], out_fh.getvalue())
+    if not a["quiet"]:
+        rate = st["rate_limit"]
+        env.message(
+            f"hfdiag: scanned {len(reports)} of {len(spaces)} Spaces in {st['wall_s']:.1f}s "
+            f"(concurrency {st['concurrency']}, peak {st['peak_active']}): {fleet.counts_line(reports) or 'nothing'}; "
+            f"Hub rate limit: {rate['throttled']} × 429, {rate['retried']} retried, {rate['gave_up']} given up, "
+            f"waited {rate['paused_s']:.1f}s; re-checked {st['rechecked']} Spaces")
+    if stats.interrupted:
+        env.message("hfdiag: interrupted: the results above cover the Spaces finished before Ctrl-C")
+        return int(ExitStatus.INTERRUPTED)
+    return int(combined(statuses))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise UsageError(f"--output {path}: cannot write ({e.strerror})") from None
