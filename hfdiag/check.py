@@ -86,6 +86,8 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
     no_evidence = None
     if all(r.status != "ok" for r in results if r.probe in ("space", "route")):
         no_evidence = "Neither the Hub API nor the Space origin gave usable evidence (see the probe errors)."
+    if hasattr(kb, "get") and not isinstance(kb, KnowledgeBase):
+        kb = kb.get()  # a KnowledgeLoader: the rules were loading while the probes ran
     diagnosis = diagnose(kb, facts, no_evidence_reason=no_evidence)
     report = build_report(diagnosis, mode="check", target=space_id, redactor=redactor, probes=results)
     bundle = Bundle(target=space_id, probes=results, facts=extra_facts)

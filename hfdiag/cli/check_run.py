@@ -14,7 +14,6 @@ from hfdiag.environment import Environment
 from hfdiag.errors import UsageError
 from hfdiag.exit_status import ExitStatus
 
-
 REPORT_RESERVE_S = 0.5  # diagnosis, rendering and exit after the probes' deadline
 
 
@@ -52,7 +51,7 @@ def run(a: dict) -> int:
     from hfdiag.check import check_many, validate_space_id
     from hfdiag.cli.check_flow import emit
     from hfdiag.cli.options import check_flavor, check_format
-    from hfdiag.engine.knowledge import load_knowledge
+    from hfdiag.engine.knowledge import KnowledgeLoader, load_knowledge
     from hfdiag.outcome import combined, exit_status, parse_fail_on
     from hfdiag.probes.base import CheckOptions
     from hfdiag.probes.http import is_loopback_url
@@ -80,7 +79,8 @@ def run(a: dict) -> int:
             raise UsageError("--zerogpu-data must be a JSON list")
     if a["zerogpu_data"] is not None and not a["zerogpu_call"]:
         raise UsageError("--zerogpu-data goes with --zerogpu-call")
-    kb = load_knowledge(a["rules_dir"])
+    # User rules are validated before anything runs; the built-in ones load while the first requests fly.
+    kb = load_knowledge(a["rules_dir"]) if a["rules_dir"] else KnowledgeLoader()
 
     with _simulator(a["sim"]) as sim:
         spaces = list(a["spaces"] or [])

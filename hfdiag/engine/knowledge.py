@@ -169,3 +169,35 @@ def load_knowledge(rules_dir: str | Path | None = None) -> KnowledgeBase:
     if not p.is_dir():
         raise RuleError(f"{p}: rules directory not found")
     return _load(str(p.resolve()))
+
+
+class KnowledgeLoader:
+    """Loads the built-in rules on a background thread, so parsing them overlaps the first network round trips
+    of `check`; `get()` (or any attribute) waits for the result and re-raises a loading error."""
+
+    def __init__(self, rules_dir: str | Path | None = None):
+        import threading
+
+        self._rules_dir = rules_dir
+        self._done = threading.Event()
+        self._result: KnowledgeBase | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._load, name="hfdiag-rules", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            self._result = load_knowledge(self._rules_dir)
+        except BaseException as e:  # handed to the caller of get()
+            self._error = e
+        finally:
+            self._done.set()
+
+    def get(self) -> KnowledgeBase:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def __getattr__(self, name: str):
+        return getattr(self.get(), name)

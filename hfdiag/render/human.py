@@ -27,9 +27,12 @@ def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    import shutil
+
     buf = io.StringIO()
+    width = env.width or shutil.get_terminal_size((100, 24)).columns  # honours COLUMNS when piped
     console = Console(
-        file=buf, force_terminal=env.colour, no_color=not env.colour, width=env.width or 100,
+        file=buf, force_terminal=env.colour, no_color=not env.colour, width=max(60, min(width, 160)),
         highlight=False, soft_wrap=False, emoji=False,
     )
     v = report["verdict"]
@@ -42,10 +45,16 @@ def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
         console.print("[bold]Would decide it:[/] " + escape("; ".join(needs_lines(report))))
 
     if report["chains"]:
-        console.print("\n[bold]Evidence chains[/]")
+        console.print("\n[bold]Evidence chains[/] (+ seen, x missing, ? unknown)" if not env.colour
+                      else "\n[bold]Evidence chains[/]")
+        chains = Table(show_header=False, box=None, padding=(0, 1))
+        chains.add_column(no_wrap=True)
+        chains.add_column(overflow="fold")
+        chains.add_column(no_wrap=True)
         for c in report["chains"]:
-            stop = f"  (stops at {c['first_without']})" if c["first_without"] else "  (complete)"
-            console.print(f"  {escape(c['title']):<10} {escape(chain_line(c, ascii_only=not env.colour))}{stop}")
+            stop = f"stops at {c['first_without']}" if c["first_without"] else "complete"
+            chains.add_row(escape(c["title"]), escape(chain_line(c, ascii_only=not env.colour)), stop)
+        console.print(chains)
 
     obs = observed_facts(report)
     if obs:

@@ -11,7 +11,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
-
 from conftest import ROOT, cli_env
 
 TIMEOUT = 3.0  # --timeout of every fault run; the guarantee is wall time <= TIMEOUT + 1 s

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, run_cli
 
 BUNDLE = {"kind": "hfdiag-evidence-bundle", "schema_version": 1, "target": "alice/demo", "probes": [],
