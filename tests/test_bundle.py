@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from conftest import run_cli
+
 from hfdiag.errors import InputError
 from hfdiag.evidence import Bundle, Fact, ProbeResult, TextInput
 

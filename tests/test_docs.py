@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from conftest import run_cli
+
 from hfdiag.exit_status import ExitStatus
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from conftest import run_cli
 
 MODULE = "Traceback (most recent call last):\nModuleNotFoundError: No module named 'torch'\n"

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from conftest import cli_env, run_cli
+
 from hfdiag.redact import Redactor
 
 TOKEN = "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import time
@@ -23,34 +22,11 @@ def _bundle_path(base: Path, space_id: str, many: bool) -> Path:
     return base.with_name(f"{base.stem}-{space_id.replace('/', '--')}{base.suffix or '.json'}")
 
 
-@contextlib.contextmanager
-def _simulator(scenario: str | None):
-    if not scenario:
-        yield None
-        return
-    try:
-        from hfdiag.sim import Simulator, load_scenario
-    except ModuleNotFoundError as e:
-        raise UsageError(f"--sim needs the 'sim' extra: pip install 'hfdiag[sim]' ({e.name} missing)") from None
-    from hfdiag.sim import ScenarioError
-
-    try:
-        load_scenario(scenario)
-    except ScenarioError as e:
-        raise UsageError(str(e).splitlines()[0]) from None
-    sim = Simulator(scenario)
-    sim.start()
-    try:
-        yield sim
-    finally:
-        sim.stop()
-
-
 def run(a: dict) -> int:
-    from hfdiag.auth import find_token
     from hfdiag.check import check_many, validate_space_id
     from hfdiag.cli.check_flow import emit
     from hfdiag.cli.options import check_flavor, check_format
+    from hfdiag.cli.target import resolve_target, simulator
     from hfdiag.engine.knowledge import KnowledgeLoader, load_knowledge
     from hfdiag.outcome import combined, exit_status, parse_fail_on
     from hfdiag.probes.base import CheckOptions
@@ -82,35 +58,15 @@ def run(a: dict) -> int:
     # User rules are validated before anything runs; the built-in ones load while the first requests fly.
     kb = load_knowledge(a["rules_dir"]) if a["rules_dir"] else KnowledgeLoader()
 
-    with _simulator(a["sim"]) as sim:
+    with simulator(a["sim"]) as sim:
         spaces = list(a["spaces"] or [])
         if not spaces and sim is not None:
             spaces = [sim.space_ids[0]]
         if not spaces:
             raise UsageError("name at least one Space (owner/name)")
         spaces = [validate_space_id(s) for s in spaces]
-        if sim is not None:
-            endpoint = sim.endpoint
-            token = None if a["sim_as"] == "anonymous" else sim.tokens["owner" if a["sim_as"] == "owner" else "other"]
-            source = f"--sim-as {a['sim_as']}"
-            if a["token"]:
-                token, source = a["token"], "--token"
-            dns_server = a["dns_server"] or sim.dns_server
-            status_url = a["status_url"] or sim.status_url
-        else:
-            endpoint = (a["endpoint"] or env.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
-            if not endpoint.startswith(("http://", "https://")):
-                raise UsageError(f"--endpoint {endpoint!r}: expected an http(s) URL")
-            token, source = find_token(a["token"], env.environ)
-            dns_server = a["dns_server"]
-            status_url = a["status_url"] or "https://status.huggingface.co/index.json"
-        if dns_server:
-            from hfdiag.probes.dnsutil import parse_server
-
-            try:
-                parse_server(dns_server)
-            except ValueError:
-                raise UsageError(f"--dns-server {dns_server!r}: expected HOST[:PORT]") from None
+        t = resolve_target(a, env.environ, sim, a["sim_as"])
+        endpoint, token, source, dns_server, status_url = t.endpoint, t.token, t.token_source, t.dns_server, t.status_url
         # --timeout bounds the whole command: start-up (and a --sim start) already spent part of it, and the
         # report needs a moment after the probes stop. The probes never get less than half of it.
         total = a["timeout"] + a["wait"] + (a["settle_wait"] if a["zerogpu_call"] else 0.0)

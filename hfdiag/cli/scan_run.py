@@ -33,10 +33,9 @@ def _read_list(source: str | None, env: Environment) -> str | None:
 
 
 def run(a: dict) -> int:
-    from hfdiag.auth import find_token
-    from hfdiag.cli.check_run import _simulator
     from hfdiag.cli.cmd_scan import SCAN_FORMATS
     from hfdiag.cli.options import check_flavor, check_format
+    from hfdiag.cli.target import resolve_target, simulator
     from hfdiag.engine.knowledge import load_knowledge
     from hfdiag.outcome import combined, exit_status, parse_fail_on
     from hfdiag.probes.base import CheckOptions
@@ -65,28 +64,11 @@ def run(a: dict) -> int:
     out_fh = io.StringIO() if a["output"] else env.stdout
     out_env = Environment(stdout=out_fh, stderr=env.stderr, environ=env.environ, stdout_isatty=False)
 
-    with _simulator(a["sim"]) as sim:
-        if sim is not None:
-            endpoint = sim.endpoint
-            tok, source = (a["token"], "--token") if a["token"] else (sim.tokens["owner"], "--sim")
-            dns_server = a["dns_server"] or sim.dns_server
-            status_url = a["status_url"] or sim.status_url
-            if spaces is None:
-                spaces = list(sim.space_ids)
-        else:
-            endpoint = (a["endpoint"] or env.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
-            if not endpoint.startswith(("http://", "https://")):
-                raise UsageError(f"--endpoint {endpoint!r}: expected an http(s) URL")
-            tok, source = find_token(a["token"], env.environ)
-            dns_server = a["dns_server"]
-            status_url = a["status_url"] or "https://status.huggingface.co/index.json"
-        if dns_server:
-            from hfdiag.probes.dnsutil import parse_server
-
-            try:
-                parse_server(dns_server)
-            except ValueError:
-                raise UsageError(f"--dns-server {dns_server!r}: expected HOST[:PORT]") from None
+    with simulator(a["sim"]) as sim:
+        t = resolve_target(a, env.environ, sim, "owner")
+        endpoint, tok, source, dns_server, status_url = t.endpoint, t.token, t.token_source, t.dns_server, t.status_url
+        if sim is not None and spaces is None:
+            spaces = list(sim.space_ids)
         if not spaces:
             raise UsageError("the list names no Space")
         options = CheckOptions(endpoint=endpoint, token=tok, token_source=source, timeout=a["timeout"],

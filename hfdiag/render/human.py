@@ -23,11 +23,11 @@ _BUCKET_STYLE = {"healthy": "bold green", "inconclusive": "bold yellow"}
 
 
 def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
+    import shutil
+
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
-
-    import shutil
 
     buf = io.StringIO()
     width = env.width or shutil.get_terminal_size((100, 24)).columns  # honours COLUMNS when piped

@@ -7,6 +7,7 @@ import sys
 import time
 
 from conftest import ROOT, cli_env
+
 from hfdiag.sim import Simulator
 
 

@@ -4,8 +4,8 @@ gets the scenario's bucket and first missing hop (the expectations live in the s
 import json
 
 import pytest
-
 from conftest import run_cli
+
 from hfdiag.sim import list_scenarios
 
 PREFIXES = ("builder-", "proxy-", "app-", "healthy-", "sleeping-")

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT, cli_env
+
 from hfdiag.sim import Simulator, load_scenario
 
 CALL = ("--zerogpu-call", "predict", "--zerogpu-data", '["hi"]')
@@ -215,9 +215,9 @@ def test_healthy_call_timeline(runs):
     run = runs["healthy-call"]
     timeline = run.probe["detail"]["timeline"]
     events = [e["event"] for e in timeline]
-    for a, b in zip(["joined", "estimation", "process_starts", "gpu_waiting", "gpu_acquired", "completed",
-                     "close_stream"], ["estimation", "process_starts", "gpu_waiting", "gpu_acquired", "completed",
-                                       "close_stream", "settle_wait"]):
+    order = ["joined", "estimation", "process_starts", "gpu_waiting", "gpu_acquired", "completed", "close_stream",
+             "settle_wait"]
+    for a, b in zip(order, order[1:]):
         assert events.index(a) < events.index(b), events
     assert all(isinstance(e["t"], float) and e["at"].endswith("Z") for e in timeline)
     f = run.facts

@@ -1,0 +1,69 @@
+"""Where a command's requests go: the simulator, or the Hub endpoint with the caller's token. One place, so
+`check` and `scan` resolve endpoint, token, DNS server and status page the same way."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from hfdiag.errors import UsageError
+
+PUBLIC_STATUS_URL = "https://status.huggingface.co/index.json"
+
+
+@dataclass
+class Target:
+    endpoint: str
+    token: str | None
+    token_source: str | None
+    dns_server: str | None
+    status_url: str
+
+
+@contextlib.contextmanager
+def simulator(scenario: str | None):
+    """The embedded simulator for --sim (started and stopped around the command), or None."""
+    if not scenario:
+        yield None
+        return
+    try:
+        from hfdiag.sim import ScenarioError, Simulator, load_scenario
+    except ModuleNotFoundError as e:
+        raise UsageError(f"--sim needs the 'sim' extra: pip install 'hfdiag[sim]' ({e.name} missing)") from None
+    try:
+        load_scenario(scenario)
+    except ScenarioError as e:
+        raise UsageError(str(e).splitlines()[0]) from None
+    sim = Simulator(scenario)
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+def resolve_target(a: dict, environ: dict, sim=None, sim_role: str = "owner") -> Target:
+    """From --endpoint/--token/--dns-server/--status-url (and HF_ENDPOINT, the token chain), or the simulator."""
+    from hfdiag.auth import find_token
+
+    if sim is not None:
+        token = None if sim_role == "anonymous" else sim.tokens["owner" if sim_role == "owner" else "other"]
+        source = f"--sim-as {sim_role}"
+        if a.get("token"):
+            token, source = a["token"], "--token"
+        target = Target(sim.endpoint, token, source, a.get("dns_server") or sim.dns_server,
+                        a.get("status_url") or sim.status_url)
+    else:
+        endpoint = (a.get("endpoint") or environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+        if not endpoint.startswith(("http://", "https://")):
+            raise UsageError(f"--endpoint {endpoint!r}: expected an http(s) URL")
+        token, source = find_token(a.get("token"), environ)
+        target = Target(endpoint, token, source, a.get("dns_server"), a.get("status_url") or PUBLIC_STATUS_URL)
+    if target.dns_server:
+        from hfdiag.probes.dnsutil import parse_server
+
+        try:
+            parse_server(target.dns_server)
+        except ValueError:
+            raise UsageError(f"--dns-server {target.dns_server!r}: expected HOST[:PORT]") from None
+    return target
