@@ -217,7 +217,7 @@ def test_healthy_call_timeline(runs):
     events = [e["event"] for e in timeline]
     order = ["joined", "estimation", "process_starts", "gpu_waiting", "gpu_acquired", "completed", "close_stream",
              "settle_wait"]
-    for a, b in zip(order, order[1:]):
+    for a, b in zip(order, order[1:], strict=False):
         assert events.index(a) < events.index(b), events
     assert all(isinstance(e["t"], float) and e["at"].endswith("Z") for e in timeline)
     f = run.facts
