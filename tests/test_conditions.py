@@ -77,9 +77,15 @@ def test_trace_records_each_leaf_with_actual_values():
         ({"all": []}, "non-empty list"),
         ({"fact": "a.b", "op": "matches", "value": "(a+)+$"}, "catastrophic"),
         ({"fact": "a.b", "op": "matches", "value": "("}, "does not compile"),
+        ({"fact": "a.b", "op": "matches", "value": "(a|aa)+$"}, "overlapping alternatives"),
         ({"fact": "zz.unknown", "op": "eq", "value": 1}, "not declared"),
     ],
 )
 def test_validate_rejects(tree, fragment):
     problems = validate(tree, known_fact=lambda k: k != "zz.unknown")
     assert any(fragment in p for p in problems), problems
+
+
+@pytest.mark.parametrize("pattern", [r"(?:foo|bar)+", r"(\w|\d)*x", r"sm_(\d+)", r"(?:ab|ac)+", r"[^\n]{0,300}"])
+def test_validate_accepts_linear_patterns(pattern):
+    assert validate({"fact": "a.b", "op": "matches", "value": pattern}) == []

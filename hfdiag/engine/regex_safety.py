@@ -45,12 +45,54 @@ def _children(op, av) -> list:
     return []
 
 
+def _first_chars(items) -> set | None:
+    """Characters a sub-pattern can start with; None when it can start with anything (or be empty)."""
+    for op, av in items:
+        if op == _c.LITERAL:
+            return {av}
+        if op == _c.IN:
+            chars = set()
+            for kind, val in av:
+                if kind == _c.LITERAL:
+                    chars.add(val)
+                elif kind == _c.RANGE and val[1] - val[0] < 256:
+                    chars.update(range(val[0], val[1] + 1))
+                else:
+                    return None
+            return chars
+        if op == _c.SUBPATTERN:
+            return _first_chars(av[-1])
+        if op in (_c.AT,):
+            continue  # anchors consume nothing
+        return None
+    return None
+
+
+def _overlapping_branch(items) -> bool:
+    """A branch whose alternatives can start with the same character: under a quantifier, the engine may try
+    every way of splitting the input between them, as in (a|aa)+."""
+    for op, av in items:
+        if op == _c.BRANCH:
+            seen: set = set()
+            for alt in av[1]:
+                first = _first_chars(alt)
+                if first is None or first & seen:
+                    return True
+                seen |= first
+        for child in _children(op, av):
+            if _overlapping_branch(child):
+                return True
+    return False
+
+
 def _nested_problem(items) -> str | None:
     for op, av in items:
         if op in _REPEATS:
             lo, hi, sub = av
             if (hi == _UNBOUNDED or hi > 100) and _has_unbounded_repeat(sub):
                 return "nested unbounded quantifiers (catastrophic backtracking risk)"
+            if (hi == _UNBOUNDED or hi > 100) and _overlapping_branch(sub):
+                return "overlapping alternatives under an unbounded quantifier (catastrophic backtracking risk)"
         for child in _children(op, av):
             problem = _nested_problem(child)
             if problem:
