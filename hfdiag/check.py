@@ -9,7 +9,7 @@ import signal
 import threading
 from dataclasses import dataclass, field
 
-from hfdiag.engine.knowledge import KnowledgeBase
+from hfdiag.engine.knowledge import KnowledgeBase, LazyKnowledge
 from hfdiag.engine.verdict import diagnose
 from hfdiag.errors import UsageError
 from hfdiag.evidence.bundle import Bundle
@@ -63,6 +63,8 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
     ctx = ProbeContext(space_id=space_id, options=options, http=http, redactor=redactor, knowledge=kb,
                        progress=progress or (lambda *a: None))
     probes = load_probes()
+    if isinstance(kb, LazyKnowledge):
+        ctx.warmups.append(kb.get)
     watcher = None
     if interrupted is not None:
         async def watch() -> None:
@@ -86,8 +88,8 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
     no_evidence = None
     if all(r.status != "ok" for r in results if r.probe in ("space", "route")):
         no_evidence = "Neither the Hub API nor the Space origin gave usable evidence (see the probe errors)."
-    if hasattr(kb, "get") and not isinstance(kb, KnowledgeBase):
-        kb = kb.get()  # a KnowledgeLoader: the rules were loading while the probes ran
+    if isinstance(kb, LazyKnowledge):
+        kb = kb.get()
     diagnosis = diagnose(kb, facts, no_evidence_reason=no_evidence)
     report = build_report(diagnosis, mode="check", target=space_id, redactor=redactor, probes=results)
     bundle = Bundle(target=space_id, probes=results, facts=extra_facts)

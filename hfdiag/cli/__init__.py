@@ -36,14 +36,10 @@ def _root(
 
 
 def _register() -> None:
-    from hfdiag.cli import cmd_check, cmd_explain, cmd_rules, cmd_sim  # noqa: F401  (commands register themselves)
-
-    for optional in ("cmd_egress", "cmd_preflight", "cmd_scan", "cmd_env"):
-        try:
-            __import__(f"hfdiag.cli.{optional}")
-        except ModuleNotFoundError as e:
-            if e.name != f"hfdiag.cli.{optional}":
-                raise
+    """Import the command modules; each registers its command on `app`."""
+    for module in ("cmd_check", "cmd_explain", "cmd_sim", "cmd_egress", "cmd_preflight", "cmd_scan", "cmd_env",
+                   "cmd_rules"):
+        __import__(f"hfdiag.cli.{module}")
 
 
 class _ClickExceptions:

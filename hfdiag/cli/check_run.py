@@ -27,7 +27,7 @@ def run(a: dict) -> int:
     from hfdiag.cli.check_flow import emit
     from hfdiag.cli.options import check_flavor, check_format
     from hfdiag.cli.target import resolve_target, simulator
-    from hfdiag.engine.knowledge import KnowledgeLoader, load_knowledge
+    from hfdiag.engine.knowledge import LazyKnowledge, load_knowledge
     from hfdiag.outcome import combined, exit_status, parse_fail_on
     from hfdiag.probes.base import CheckOptions
     from hfdiag.probes.http import is_loopback_url
@@ -56,7 +56,7 @@ def run(a: dict) -> int:
     if a["zerogpu_data"] is not None and not a["zerogpu_call"]:
         raise UsageError("--zerogpu-data goes with --zerogpu-call")
     # User rules are validated before anything runs; the built-in ones load while the first requests fly.
-    kb = load_knowledge(a["rules_dir"]) if a["rules_dir"] else KnowledgeLoader()
+    kb = load_knowledge(a["rules_dir"]) if a["rules_dir"] else LazyKnowledge()
 
     with simulator(a["sim"]) as sim:
         spaces = list(a["spaces"] or [])

@@ -107,7 +107,9 @@ def _lint_derived(data, path: Path, known_fact) -> list[str]:
 
 
 class KnowledgeBase:
-    def __init__(self, rules_dir: Path):
+    def __init__(self, rules_dir: Path, trusted: bool = False):
+        """`trusted`: the built-in rules, validated in CI (`hfdiag rules lint`, the tests); loading them skips the
+        per-rule lint and compiles signature regexes on first use. User rules (`--rules-dir`) are always checked."""
         self.dir = rules_dir
         if not (rules_dir / "facts.yaml").is_file():
             raise RuleError(f"{rules_dir}: not a rules directory (no facts.yaml)")
@@ -121,8 +123,8 @@ class KnowledgeBase:
         if errs:
             raise RuleError(errs[0])
         self.derived = derived["derived"]
-        self.rules: RuleSet = load_rules(rules_dir, known, self.chains)
-        self.signatures: SignatureSet = load_signatures(rules_dir / "signatures.yaml", known)[0]
+        self.rules: RuleSet = load_rules(rules_dir, known, self.chains, trusted=trusted)
+        self.signatures: SignatureSet = load_signatures(rules_dir / "signatures.yaml", known, trusted=trusted)[0]
 
     @staticmethod
     def lint(rules_dir: Path) -> list[str]:
@@ -161,7 +163,7 @@ class KnowledgeBase:
 
 @lru_cache(maxsize=8)
 def _load(path: str) -> KnowledgeBase:
-    return KnowledgeBase(Path(path))
+    return KnowledgeBase(Path(path), trusted=Path(path) == default_rules_dir().resolve())
 
 
 def load_knowledge(rules_dir: str | Path | None = None) -> KnowledgeBase:
@@ -171,33 +173,19 @@ def load_knowledge(rules_dir: str | Path | None = None) -> KnowledgeBase:
     return _load(str(p.resolve()))
 
 
-class KnowledgeLoader:
-    """Loads the built-in rules on a background thread, so parsing them overlaps the first network round trips
-    of `check`; `get()` (or any attribute) waits for the result and re-raises a loading error."""
+
+class LazyKnowledge:
+    """The built-in rules, loaded on first use (`check` warms it up while its first requests are in flight).
+    Attribute access is delegated, so probes use it like a KnowledgeBase."""
 
     def __init__(self, rules_dir: str | Path | None = None):
-        import threading
-
         self._rules_dir = rules_dir
-        self._done = threading.Event()
-        self._result: KnowledgeBase | None = None
-        self._error: BaseException | None = None
-        threading.Thread(target=self._load, name="hfdiag-rules", daemon=True).start()
-
-    def _load(self) -> None:
-        try:
-            self._result = load_knowledge(self._rules_dir)
-        except BaseException as e:  # handed to the caller of get()
-            self._error = e
-        finally:
-            self._done.set()
+        self._kb: KnowledgeBase | None = None
 
     def get(self) -> KnowledgeBase:
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
+        if self._kb is None:
+            self._kb = load_knowledge(self._rules_dir)
+        return self._kb
 
     def __getattr__(self, name: str):
         return getattr(self.get(), name)

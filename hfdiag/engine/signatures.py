@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, Iterable
 
@@ -38,13 +39,18 @@ def _duration_s(text: str) -> int | None:
 @dataclass
 class Signature:
     id: str
-    pattern: re.Pattern
+    source: str  # the regex as written; compiled on first use (most runs meet only a few signatures)
     keywords: list[str]
     facts: dict[str, Any]
     keep: str = "last"
     description: str = ""
     bucket: str | None = None
     tests: list[dict] = field(default_factory=list)
+    flags: int = re.IGNORECASE
+
+    @cached_property
+    def pattern(self) -> re.Pattern:
+        return re.compile(self.source, self.flags)
 
     def extract(self, m: re.Match, line: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -396,6 +402,15 @@ def _has_all(text, groups) -> bool:
     return True
 
 
+def _trusted(entry: dict) -> Signature:
+    """A signature of the built-in set, which `hfdiag rules lint` and the test suite validate: no checks here."""
+    return Signature(
+        id=entry["id"], source=entry["pattern"], keywords=[k.lower() for k in entry["keywords"]], facts=entry["facts"],
+        keep=entry.get("keep", "last"), description=entry.get("description", ""), bucket=entry.get("bucket"),
+        tests=list(entry.get("tests") or []), flags=re.IGNORECASE if entry.get("ignore_case", True) else 0,
+    )
+
+
 def _compile(entry: Any, path: Path, known_fact=None) -> tuple[Signature | None, list[str]]:
     errs: list[str] = []
     if not isinstance(entry, dict):
@@ -432,17 +447,22 @@ def _compile(entry: Any, path: Path, known_fact=None) -> tuple[Signature | None,
             if vm and vm.group("name") not in rx.groupindex and name_spec not in ("{line}", "{match}"):
                 errs.append(f"{where}: value {name_spec} names a group the pattern does not have")
     sig = Signature(
-        id=sid, pattern=rx, keywords=[k.lower() for k in kws], facts=facts, keep=entry.get("keep", "last"),
+        id=sid, source=pattern, keywords=[k.lower() for k in kws], facts=facts, keep=entry.get("keep", "last"),
         description=entry.get("description", ""), bucket=entry.get("bucket"), tests=list(entry.get("tests") or []),
+        flags=flags,
     )
+    sig.__dict__["pattern"] = rx  # already compiled for the checks above
     # Every keyword must be able to trigger: a match the prefilter would never show is a silent miss.
     return (None if errs else sig), errs
 
 
-def load_signatures(path: Path, known_fact=None, strict: bool = True) -> tuple[SignatureSet, list[str]]:
+def load_signatures(path: Path, known_fact=None, strict: bool = True,
+                    trusted: bool = False) -> tuple[SignatureSet, list[str]]:
     data = read_yaml(path, max_bytes=2 * 1024 * 1024)
     if not isinstance(data, dict) or not isinstance(data.get("signatures"), list):
         raise RuleError(f"{path}: must be a mapping with a 'signatures' list")
+    if trusted:
+        return SignatureSet([_trusted(e) for e in data["signatures"]]), []
     sigs: list[Signature] = []
     problems: list[str] = []
     seen: set[str] = set()

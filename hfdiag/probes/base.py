@@ -53,6 +53,9 @@ class ProbeContext:
     results: dict[str, ProbeResult] = field(default_factory=dict)  # finished probes, by name
     shared: dict[str, Any] = field(default_factory=dict)  # structured data probes hand to later probes
     progress: Callable[[str, str, str], None] = no_progress
+    # CPU work to do once the first requests are in flight (imports, loading the rules): the network wait of
+    # the first round trip hides it, instead of it delaying the first request or the second wave.
+    warmups: list[Callable[[], object]] = field(default_factory=list)
 
     def say(self, probe: str, message: str) -> None:
         self.progress(probe, "update", self.redactor.text(message))

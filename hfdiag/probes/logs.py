@@ -49,7 +49,8 @@ def parse_timestamp(ts: str | None) -> float | None:
 
 
 async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: int, budget: float,
-                   tail: int | None = None, done=None, tick: float = 0.1) -> LogRead:
+                   tail: int | None = None, done=None, tick: float = 0.1,
+                   wake: asyncio.Event | None = None) -> LogRead:
     """Drain one log stream. Keep-alives (empty data) do not count as activity; a replay after a reconnect
     is deduplicated by event index. The stream never ends by itself, so reading stops when `done(lines,
     idle_for)` says so, else after `idle_s` without a line."""
@@ -65,6 +66,7 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
         index = 0
         headers = {"accept": "text/event-stream", **http._auth_headers(url, True)}
         pending: asyncio.Future | None = None
+        woken: asyncio.Future | None = None
         # waiting for the headers is bounded by the budget too (a server that accepts and stays silent)
         first = max(0.1, min(idle_s + 3, t_end - loop.time()))
         try:
@@ -112,7 +114,12 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
                     # and a stream with a pause longer than a tick would be taken for a closed one
                     if pending is None:
                         pending = asyncio.ensure_future(events.__anext__())
-                    await asyncio.wait({pending}, timeout=wait)
+                    waiters = {pending}
+                    if wake is not None and not wake.is_set():
+                        if woken is None:
+                            woken = asyncio.ensure_future(wake.wait())
+                        waiters.add(woken)  # `done` may decide as soon as `wake` is set: no tick to wait for
+                    await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                     if not pending.done():
                         continue
                     fut, pending = pending, None
@@ -147,6 +154,8 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
         finally:
             if pending is not None:
                 pending.cancel()
+            if woken is not None:
+                woken.cancel()
     return out
 
 
@@ -240,7 +249,7 @@ class LogsProbe:
             read_log(ctx, "build", idle_s=opts.log_idle_s, max_lines=opts.log_max_lines, budget=budget,
                      done=build_done(opts.log_idle_s)),
             read_log(ctx, "run", idle_s=opts.log_idle_s, max_lines=opts.log_max_lines, budget=budget,
-                     done=run_done(ctx, opts.log_idle_s)),
+                     done=run_done(ctx, opts.log_idle_s), wake=ctx.shared.get("route.done")),
         )
         nonce = ctx.shared.get("route.nonce")
         route = ctx.shared.get("route.sent")

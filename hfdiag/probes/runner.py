@@ -52,6 +52,18 @@ async def _run_one(probe: Probe, ctx: ProbeContext, result: ProbeResult, budget:
         ctx.progress(probe.name, "done", result.status + (f": {result.error}" if result.error else ""))
 
 
+WARMUP_DELAY_S = 0.02  # long enough for the first wave's requests to leave, short next to a network round trip
+
+
+def _warm_up(ctx: ProbeContext) -> None:
+    for job in ctx.warmups:
+        try:
+            job()
+        except Exception:  # a warm-up only saves time; whoever needs the result meets the error itself
+            pass
+    ctx.warmups.clear()
+
+
 async def run_probes(probes: list[Probe], ctx: ProbeContext, deadline_s: float) -> list[ProbeResult]:
     """Run every probe once its `after` probes finished (or were skipped). Returns results in probe order."""
     loop = asyncio.get_running_loop()
@@ -81,6 +93,8 @@ async def run_probes(probes: list[Probe], ctx: ProbeContext, deadline_s: float) 
             done_events[p.name].set()
 
     tasks = [asyncio.create_task(guarded(p), name=f"probe:{p.name}") for p in probes]
+    if ctx.warmups:
+        loop.call_later(WARMUP_DELAY_S, _warm_up, ctx)
     try:
         await asyncio.wait(tasks, timeout=max(0.05, t_end - loop.time()))
     finally:
