@@ -25,18 +25,17 @@ def _bundle_path(base: Path, space_id: str, many: bool) -> Path:
 def run(a: dict) -> int:
     from hfdiag.check import check_many, validate_space_id
     from hfdiag.cli.check_flow import emit
-    from hfdiag.cli.options import check_flavor, check_format
+    from hfdiag.cli.options import output_settings
     from hfdiag.cli.target import resolve_target, simulator
     from hfdiag.engine.knowledge import LazyKnowledge, load_knowledge
-    from hfdiag.outcome import combined, exit_status, parse_fail_on
+    from hfdiag.outcome import combined, exit_status
     from hfdiag.probes.base import CheckOptions
     from hfdiag.probes.http import is_loopback_url
     from hfdiag.render.progress import make_progress
 
     env = Environment()
-    fmt = check_format(a["fmt"])
-    check_flavor(a["markdown_flavor"])
-    threshold = parse_fail_on(a["fail_on"])
+    fmt = a["fmt"]
+    threshold = output_settings(fmt, a["markdown_flavor"], a["fail_on"])
     for name in ("timeout", "wait", "settle_wait"):
         if a[name] is not None and a[name] < 0:
             raise UsageError(f"--{name.replace('_', '-')} must not be negative")

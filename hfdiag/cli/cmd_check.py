@@ -6,7 +6,7 @@ from typing import List, Optional
 import typer
 
 from hfdiag.cli import app
-from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option
+from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option, verbose_option
 
 
 @app.command("check")
@@ -33,7 +33,7 @@ def check_cmd(
     transfer_file: Optional[str] = typer.Option(None, "--transfer-file", help="REPO[:PATH] to probe the transfer path with."),
     rules_dir: Optional[Path] = rules_dir_option(),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every fact and undecided rule."),
+    verbose: bool = verbose_option(),
 ) -> int:
     """Probe Spaces live and name the boundary where the evidence disappears."""
     from hfdiag.cli.check_run import run

@@ -6,7 +6,7 @@ from typing import List, Optional
 import typer
 
 from hfdiag.cli import app
-from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option
+from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option, verbose_option
 
 
 @app.command("egress")
@@ -21,7 +21,7 @@ def egress_cmd(
     markdown_flavor: str = markdown_flavor_option(),
     fail_on: str = fail_on_option(),
     rules_dir: Optional[Path] = rules_dir_option(),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every fact and undecided rule."),
+    verbose: bool = verbose_option(),
 ) -> int:
     """Run inside a Space: DNS, TCP, TLS and an HTTP answer for each target, with hfdiag-marker lines for the run log."""
     import asyncio
@@ -30,29 +30,21 @@ def egress_cmd(
 
     from hfdiag import __version__
     from hfdiag.cli.check_flow import emit
-    from hfdiag.cli.options import check_flavor, check_format
+    from hfdiag.cli.options import check_dns_server, output_settings
     from hfdiag.egress import DEFAULT_TARGETS, check_all, facts_from_results, in_space, marker_line, parse_target
     from hfdiag.engine.knowledge import load_knowledge
     from hfdiag.engine.verdict import diagnose
     from hfdiag.environment import Environment
     from hfdiag.errors import UsageError
     from hfdiag.evidence.model import FactSet, ProbeResult
-    from hfdiag.outcome import exit_status, parse_fail_on
+    from hfdiag.outcome import exit_status
     from hfdiag.redact import Redactor
     from hfdiag.report import build_report
 
-    check_format(fmt)
-    check_flavor(markdown_flavor)
-    threshold = parse_fail_on(fail_on)
+    threshold = output_settings(fmt, markdown_flavor, fail_on)
     if timeout <= 0:
         raise UsageError("--timeout must be positive")
-    if dns_server:
-        from hfdiag.probes.dnsutil import parse_server
-
-        try:
-            parse_server(dns_server)
-        except ValueError:
-            raise UsageError(f"--dns-server {dns_server!r}: expected HOST[:PORT]") from None
+    check_dns_server(dns_server)
     specs = ([] if no_defaults else list(DEFAULT_TARGETS)) + list(targets or [])
     if not specs:
         raise UsageError("no target: name HOST[:PORT] targets or drop --no-defaults")

@@ -6,7 +6,7 @@ from typing import List, Optional
 import typer
 
 from hfdiag.cli import app
-from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option
+from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option, verbose_option
 
 
 @app.command("explain")
@@ -17,20 +17,18 @@ def explain_cmd(
     markdown_flavor: str = markdown_flavor_option(),
     fail_on: str = fail_on_option(),
     rules_dir: Optional[Path] = rules_dir_option(),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every fact and undecided rule."),
+    verbose: bool = verbose_option(),
 ) -> int:
     """Classify pasted text, a log file or a saved evidence bundle. Several inputs give JSON Lines."""
     from hfdiag.cli.check_flow import emit
-    from hfdiag.cli.options import check_flavor, check_format
+    from hfdiag.cli.options import output_settings
     from hfdiag.engine.knowledge import load_knowledge
     from hfdiag.environment import Environment
     from hfdiag.explain import explain_report, parse_fact_args, read_input
-    from hfdiag.outcome import combined, exit_status, parse_fail_on
+    from hfdiag.outcome import combined, exit_status
     from hfdiag.redact import Redactor
 
-    check_format(fmt)
-    check_flavor(markdown_flavor)
-    threshold = parse_fail_on(fail_on)
+    threshold = output_settings(fmt, markdown_flavor, fail_on)
     env = Environment()
     kb = load_knowledge(rules_dir)
     overrides = parse_fact_args(fact or [], kb)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from hfdiag.cli import app
-from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option
+from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option, verbose_option
 
 
 @app.command("preflight")
@@ -20,19 +20,17 @@ def preflight_cmd(
     zerogpu: Optional[bool] = typer.Option(None, "--zerogpu/--no-zerogpu",
                                            help="The Space runs on ZeroGPU (default: detected from suggested_hardware or @spaces.GPU)."),
     rules_dir: Optional[Path] = rules_dir_option(),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every fact and undecided rule."),
+    verbose: bool = verbose_option(),
 ) -> int:
     """Catch what would fail a Space before the push: front matter, ZeroGPU pins, git deps, file sizes. Offline."""
     from hfdiag.cli.check_flow import emit
-    from hfdiag.cli.options import check_flavor, check_format
+    from hfdiag.cli.options import output_settings
     from hfdiag.engine.knowledge import load_knowledge
     from hfdiag.environment import Environment
-    from hfdiag.outcome import exit_status, parse_fail_on
+    from hfdiag.outcome import exit_status
     from hfdiag.preflight import preflight_report
 
-    check_format(fmt)
-    check_flavor(markdown_flavor)
-    threshold = parse_fail_on(fail_on)
+    threshold = output_settings(fmt, markdown_flavor, fail_on)
     env = Environment()
     kb = load_knowledge(rules_dir)
     report = preflight_report(path, kb, zerogpu)

@@ -34,10 +34,10 @@ def _read_list(source: str | None, env: Environment) -> str | None:
 
 def run(a: dict) -> int:
     from hfdiag.cli.cmd_scan import SCAN_FORMATS
-    from hfdiag.cli.options import check_flavor, check_format
+    from hfdiag.cli.options import output_settings
     from hfdiag.cli.target import resolve_target, simulator
     from hfdiag.engine.knowledge import load_knowledge
-    from hfdiag.outcome import combined, exit_status, parse_fail_on
+    from hfdiag.outcome import combined, exit_status
     from hfdiag.probes.base import CheckOptions
     from hfdiag.ratelimit import RateLimiter
     from hfdiag.render import fleet
@@ -46,9 +46,8 @@ def run(a: dict) -> int:
     from hfdiag.scan import parse_space_list, scan_spaces
 
     env = Environment()
-    fmt = check_format(a["fmt"], SCAN_FORMATS)
-    check_flavor(a["markdown_flavor"])
-    threshold = parse_fail_on(a["fail_on"])
+    fmt = a["fmt"]
+    threshold = output_settings(fmt, a["markdown_flavor"], a["fail_on"], SCAN_FORMATS)
     if a["timeout"] <= 0:
         raise UsageError("--timeout must be positive")
     if a["concurrency"] < 1 or a["route_requests"] < 1 or a["attempts"] < 1:

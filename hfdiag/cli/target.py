@@ -45,6 +45,7 @@ def simulator(scenario: str | None):
 def resolve_target(a: dict, environ: dict, sim=None, sim_role: str = "owner") -> Target:
     """From --endpoint/--token/--dns-server/--status-url (and HF_ENDPOINT, the token chain), or the simulator."""
     from hfdiag.auth import find_token
+    from hfdiag.cli.options import check_dns_server
 
     if sim is not None:
         token = None if sim_role == "anonymous" else sim.tokens["owner" if sim_role == "owner" else "other"]
@@ -59,11 +60,5 @@ def resolve_target(a: dict, environ: dict, sim=None, sim_role: str = "owner") ->
             raise UsageError(f"--endpoint {endpoint!r}: expected an http(s) URL")
         token, source = find_token(a.get("token"), environ)
         target = Target(endpoint, token, source, a.get("dns_server"), a.get("status_url") or PUBLIC_STATUS_URL)
-    if target.dns_server:
-        from hfdiag.probes.dnsutil import parse_server
-
-        try:
-            parse_server(target.dns_server)
-        except ValueError:
-            raise UsageError(f"--dns-server {target.dns_server!r}: expected HOST[:PORT]") from None
+    check_dns_server(target.dns_server)
     return target
