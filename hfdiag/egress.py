@@ -9,7 +9,6 @@ answer comes from the address that DNS step resolved, through the resolver that 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import re
 import socket
@@ -18,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import urlsplit
+
+from hfdiag.probes.dnsutil import is_literal_address
 
 ALLOWED_PORTS = (80, 443, 8080)  # the only ports that leave a Space
 DEFAULT_TARGETS = ("huggingface.co:443", "cas-bridge.xethub.hf.co:443")
@@ -94,14 +95,6 @@ def _port(raw: str, spec: str) -> int:
     return int(raw)
 
 
-def _literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return True
-    except ValueError:
-        return False
-
-
 @dataclass
 class EgressResult:
     target: Target
@@ -173,7 +166,7 @@ def _connect_error_class(exc: BaseException) -> str:
 
 async def _resolve(target: Target, dns_server: str | None, timeout: float) -> tuple[bool, str, list[str], str | None]:
     """(ok, outcome, addresses, error)"""
-    if _literal(target.host):
+    if is_literal_address(target.host):
         return True, "literal", [target.host.strip("[]")], None
     if dns_server:
         from hfdiag.probes.dnsutil import resolve_with

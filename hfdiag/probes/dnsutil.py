@@ -28,6 +28,17 @@ class DnsOutcome:
                 "ttl": self.ttl, "latency_ms": round(self.latency_ms, 1), "error": self.error}
 
 
+def is_literal_address(host: str) -> bool:
+    """An IP literal (v4, v6, or bracketed v6) needs no lookup."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
 def parse_server(server: str) -> tuple[str, int]:
     """HOST[:PORT] or [v6]:PORT -> (address, port)."""
     s = server.strip()

@@ -5,7 +5,6 @@ looks for the nonce in the run log to prove the request reached the container.""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import secrets
 import socket
 import statistics
@@ -13,17 +12,10 @@ from urllib.parse import urlsplit
 
 from hfdiag.evidence.model import ProbeResult
 from hfdiag.probes.base import ProbeContext
+from hfdiag.probes.dnsutil import is_literal_address
 from hfdiag.probes.http import HttpFailure
 
 PROXIED = ("x-proxied-host", "x-proxied-replica", "x-proxied-path")
-
-
-def is_literal_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return True
-    except ValueError:
-        return False
 
 
 async def resolve_host(host: str, dns_server: str | None, timeout: float = 3.0) -> tuple[bool, str]:

@@ -113,7 +113,7 @@ class Timeline:
 
 async def dns_time(host: str, port: int) -> tuple[float | None, str | None]:
     """Time the system resolver for a host (what httpx will use); None for literal addresses."""
-    from hfdiag.probes.route import is_literal_address
+    from hfdiag.probes.dnsutil import is_literal_address
 
     if not host or is_literal_address(host):
         return None, None
