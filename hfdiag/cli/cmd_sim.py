@@ -17,16 +17,25 @@ def sim_cmd(
     from hfdiag.errors import UsageError
 
     try:
-        from hfdiag.sim import list_scenarios
+        import hfdiag.sim  # noqa: F401
     except ModuleNotFoundError as e:
         raise UsageError(f"the simulator needs the 'sim' extra: pip install 'hfdiag[sim]' ({e.name} missing)") from None
+    import sys
+
+    from hfdiag.sim import ScenarioError
+    from hfdiag.sim.cli import print_list, serve
+
     if list_:
-        for s in list_scenarios():
-            typer.echo(f"{s.name:<36} {s.expect.get('bucket', '?'):<19} {s.description}")
+        print_list(sys.stdout)
         return 0
     if not scenario:
         raise UsageError("name a scenario, or use --list")
-    from hfdiag.sim.cli import serve
-
-    serve(scenario, port)
+    if port is not None and not 0 < port < 65536:
+        raise UsageError(f"--port {port}: not a port number")
+    try:
+        serve(scenario, port, sys.stdout)
+    except ScenarioError as e:
+        raise UsageError(str(e).splitlines()[0]) from None
+    except OSError as e:
+        raise UsageError(f"cannot serve on port {port}: {e.strerror}") from None
     return 0

@@ -1,0 +1,32 @@
+"""`hfdiag sim SCENARIO` serves on loopback and prints a `hfdiag check` line that works as printed."""
+
+import json
+import shlex
+import signal
+import subprocess
+import sys
+
+from conftest import ROOT, cli_env
+
+
+def test_printed_check_command_runs_against_the_served_scenario():
+    server = subprocess.Popen([sys.executable, "-m", "hfdiag", "sim", "healthy-gradio"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT)
+    try:
+        lines = []
+        for line in server.stdout:  # blocks until the simulator has printed its banner
+            lines.append(line.rstrip("\n"))
+            if line.startswith("Press Ctrl-C"):
+                break
+        run = next(ln.strip() for ln in lines if "hfdiag check " in ln)
+        words = shlex.split(run)
+        env = cli_env(**dict(w.split("=", 1) for w in words if "=" in w and not w.startswith("-")))
+        argv = words[words.index("hfdiag") + 1:]
+        proc = subprocess.run([sys.executable, "-m", "hfdiag", *argv, "--format", "json", "--quiet"],
+                              capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+        assert json.loads(proc.stdout)["verdict"]["bucket"] == "healthy", proc.stderr
+        assert all("127.0.0.1" in w for w in argv if w.startswith("http"))
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=20)
+    assert server.returncode == 0
