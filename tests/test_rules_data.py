@@ -40,3 +40,22 @@ def test_trusted_and_checked_loading_agree():
     checked = KnowledgeBase(default_rules_dir(), trusted=False)
     assert [r.id for r in trusted.rules] == [r.id for r in checked.rules]
     assert [s.id for s in trusted.signatures.signatures] == [s.id for s in checked.signatures.signatures]
+
+
+def test_rules_commands_through_the_cli(tmp_path):
+    from conftest import run_cli
+
+    listing = run_cli("rules", "list", "--bucket", "builder")
+    assert listing.returncode == 0 and all(" builder " in line for line in listing.stdout.splitlines())
+    shown = run_cli("rules", "show", "hfd-bld-001")
+    assert shown.returncode == 0 and shown.stdout.startswith("id: HFD-BLD-001")
+    assert run_cli("rules", "test").returncode == 0
+    assert run_cli("rules", "lint").returncode == 0
+    bad = tmp_path / "rules"
+    (bad / "builder").mkdir(parents=True)
+    for name in ("facts.yaml", "chains.yaml", "precedence.yaml", "derived.yaml", "signatures.yaml"):
+        (bad / name).write_text((default_rules_dir() / name).read_text())
+    (bad / "builder" / "HFD-BLD-999.yaml").write_text(
+        "id: HFD-BLD-999\nbucket: builder\nbecause: x\nwhen: {fact: space.stage, op: approx, value: 1}\ntests: []\n")
+    lint = run_cli("rules", "lint", "--rules-dir", str(bad))
+    assert lint.returncode == 1 and "unknown operator 'approx'" in lint.stderr
