@@ -59,3 +59,25 @@ def test_hanging_probe_is_a_timeout_and_the_rest_is_intact():
         p, _ = _facts(report, name)
         assert p["status"] == "ok", p
     assert wall < 3 + 1 + 2.5  # the deadline holds (+1 s contract, + interpreter start-up)
+
+
+def test_ctrl_c_prints_the_partial_report():
+    import signal
+
+    with Simulator("healthy-gradio", overrides={"faults": {"hub:GET /api/spaces/*/logs/*": "silence"}}) as sim:
+        proc = subprocess.Popen(_cmd(sim, "--timeout", "20"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=cli_env(), cwd=ROOT)
+        # Event-driven: the route probe has been answered and the (silent) log streams are open.
+        assert sim.requests.wait_for(lambda reqs: sum(1 for r in reqs if r.role == "space") >= 4
+                                     and any("/logs/" in r.path for r in reqs), 15)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    report = json.loads(out)
+    logs, _ = _facts(report, "logs")
+    assert logs["status"] == "error" and "interrupted" in logs["error"]
+    space, space_facts = _facts(report, "space")  # finished long before the signal: its evidence is kept
+    assert space["status"] == "ok" and space_facts["space.stage"] == "RUNNING"
+    route, route_facts = _facts(report, "route")  # answered just before the signal: done, or cut short
+    assert (route["status"] == "ok" and route_facts["route.app_ok"] == 4) or "interrupted" in route["error"]
+    assert "Traceback" not in err and "interrupted" in err
