@@ -33,7 +33,14 @@ def fact_value(value) -> str:
 
 
 def observed_facts(report: dict) -> list[dict]:
-    return [f for f in report["facts"] if f["kind"] == "observed"]
+    """Observed facts, those the matching rules looked at first (winner first), then the rest by key."""
+    used: dict[str, int] = {}
+    for f in report["findings"]:
+        if f["status"] == "match":
+            for leaf in f.get("trace") or []:
+                used.setdefault(leaf["fact"], len(used))
+    facts = [f for f in report["facts"] if f["kind"] == "observed"]
+    return sorted(facts, key=lambda f: (used.get(f["key"], len(used)), f["key"]))
 
 
 def inferred_facts(report: dict) -> list[dict]:
