@@ -186,9 +186,9 @@ def diagnose(kb: KnowledgeBase, facts: FactSet, no_evidence_reason: str | None =
         top = near[0].rule
         verdict = Verdict(
             "inconclusive", "low", None, None,
-            f"Evidence points towards {top.bucket} ({top.id}) but facts that would decide it are missing: "
-            + ", ".join(n.fact + (f" (needs {n.needs})" if n.needs else f" (from probe {n.probe})" if n.probe else "")
-                        for n in needs[:4]),
+            f"Evidence points towards {top.bucket} ({top.id}), but deciding it needs "
+            + "; ".join(f"{how} ({', '.join(keys[:3])}{', …' if len(keys) > 3 else ''})"
+                        for how, keys in group_needs(near[0], kb).items()) + ".",
             needs=needs,
         )
         last, first = _hop_label(chains, top.chain, top.hop)
@@ -216,6 +216,24 @@ def _symptoms(kb: KnowledgeBase, outcome: RuleOutcome) -> int:
         if leaf.result is True and leaf.present and leaf.op in _POSITIVE_OPS
         and not kb.catalog.is_context(leaf.fact, leaf.actual)
     )
+
+
+def need_label(needs: str | None, probe: str | None) -> str:
+    if needs:
+        return needs
+    if probe:
+        return f"the {probe} probe"
+    return "a pasted report or log that says so"
+
+
+def group_needs(finding: Finding, kb: KnowledgeBase) -> dict[str, list[str]]:
+    """The missing facts of one undecided rule, grouped by what would supply them (a token, a flag, a probe)."""
+    groups: dict[str, list[str]] = {}
+    for key in finding.outcome.missing_facts:
+        spec = kb.catalog.spec(key)
+        groups.setdefault(need_label(spec.needs if spec else None, spec.probe if spec else None), []).append(key)
+    # What a probe or a token can supply first; text-only facts last.
+    return dict(sorted(groups.items(), key=lambda kv: kv[0] == need_label(None, None)))
 
 
 def _needs(kb: KnowledgeBase, near: list[Finding]) -> list[Need]:

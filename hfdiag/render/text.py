@@ -56,8 +56,12 @@ def near_misses(report: dict) -> list[dict]:
 
 
 def needs_lines(report: dict) -> list[str]:
-    out = []
+    """What would decide an inconclusive verdict, one line per source (token, flag, probe), facts after it."""
+    from hfdiag.engine.verdict import need_label
+
+    groups: dict[str, list[str]] = {}
     for n in report["verdict"].get("needs", []):
-        how = f"needs {n['needs']}" if n.get("needs") else (f"probe {n['probe']}" if n.get("probe") else "no probe yet")
-        out.append(f"{n['fact']} ({how})")
-    return out
+        groups.setdefault(need_label(n.get("needs"), n.get("probe")), []).append(n["fact"])
+    text_only = need_label(None, None)
+    order = sorted(groups, key=lambda k: k == text_only)
+    return [f"{how}: {', '.join(groups[how])}" for how in order]
