@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,7 +160,3 @@ def explain_report(inp: ExplainInput, kb: KnowledgeBase, overrides: list[Fact], 
         diagnosis, mode="explain", target=target, redactor=redactor, probes=inp.probes,
         inputs=[inp.text] if inp.text else (inp.bundle.inputs if inp.bundle else []),
     )
-
-
-def dumps_compact(obj) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)

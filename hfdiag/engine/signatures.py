@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any
 
 from hfdiag.engine.data import read_yaml
 from hfdiag.engine.regex_safety import regex_problem
@@ -268,9 +268,6 @@ class SignatureSet:
         result.bytes += len(data)
         result.lines += data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
         return result
-
-    def scan_lines(self, lines: Iterable[str], source: str = "text") -> ScanResult:
-        return self.scan_text("\n".join(lines) + "\n", source)
 
     def scan_stream(self, stream: IO[bytes], source: str = "text", keep_text: int = 0) -> tuple[ScanResult, str]:
         """Scan a binary stream chunk by chunk; also returns up to `keep_text` leading characters."""

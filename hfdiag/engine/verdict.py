@@ -20,7 +20,6 @@ from hfdiag.evidence.model import Fact, FactSet
 
 _CONF_RANK = {"high": 0, "medium": 1, "low": 2}
 _CONF_DOWN = {"high": "medium", "medium": "low", "low": "low"}
-_SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2, "critical": 3}
 
 
 @dataclass
@@ -244,7 +243,3 @@ def _needs(kb: KnowledgeBase, near: list[Finding]) -> list[Need]:
                 spec = kb.catalog.spec(key)
                 seen[key] = Need(key, spec.probe if spec else None, spec.needs if spec else None)
     return list(seen.values())
-
-
-def severity_at_least(severity: str, threshold: str) -> bool:
-    return _SEVERITY_RANK.get(severity, 0) >= _SEVERITY_RANK.get(threshold, 0)

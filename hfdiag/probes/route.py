@@ -117,9 +117,3 @@ class RouteProbe:
             errors = {a["error"] for a in answers}
             raise HttpFailure("no answer from the Space origin: " + "; ".join(sorted(errors))[:300],
                               answers[0].get("kind", "connect"))
-
-def result_value(result: ProbeResult, key: str, default=None):
-    for f in reversed(result.facts):
-        if f.key == key:
-            return f.value
-    return default
