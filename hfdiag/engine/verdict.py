@@ -222,7 +222,7 @@ def need_label(needs: str | None, probe: str | None) -> str:
         return needs
     if probe:
         return f"the {probe} probe"
-    return "a pasted report or log that says so"
+    return "a pasted report or log that says so, or `--fact KEY=VALUE`"
 
 
 def group_needs(finding: Finding, kb: KnowledgeBase) -> dict[str, list[str]]:
