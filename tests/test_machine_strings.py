@@ -4,7 +4,6 @@ boundary — or stay inconclusive where the text alone cannot tell (never a wron
 import json
 
 import pytest
-
 from conftest import run_cli
 
 CASES = [
