@@ -89,6 +89,11 @@ class ProbeResult:
     def fact(self, key: str, value: FactValue, kind: FactKind = "observed") -> None:
         self.facts.append(Fact(key, value, f"probe:{self.probe}", kind))
 
+    def replace_fact(self, key: str, value: FactValue, kind: FactKind = "observed") -> None:
+        """Record `key`, dropping what this probe recorded for it before (a later reading supersedes it)."""
+        self.facts = [f for f in self.facts if f.key != key]
+        self.fact(key, value, kind)
+
     def to_dict(self) -> dict:
         return {
             "probe": self.probe,

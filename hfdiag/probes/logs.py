@@ -313,8 +313,7 @@ class LogsProbe:
         existing = {f.key for f in result.facts}
         for f in scan.fact_list():
             if f.key not in existing or prefix == "run_log":
-                result.facts = [x for x in result.facts if x.key != f.key]
-                result.fact(f.key, f.value)
+                result.replace_fact(f.key, f.value)
         if prefix == "run_log" and ctx.shared.get("logs.egress_markers"):  # markers are exact: they win over text
             from hfdiag.egress import facts_from_markers
 

@@ -151,8 +151,7 @@ class SpaceProbe:
         if facts.get("space.hardware") in ZEROGPU_FLAVORS:
             facts["space.zerogpu"] = True
         for k, v in facts.items():
-            result.facts = [f for f in result.facts if f.key != k]
-            result.fact(k, v)
+            result.replace_fact(k, v)
         ctx.shared["space.runtime"] = rt
         ctx.say(self.name, f"stage {stage}")
 
