@@ -24,7 +24,7 @@ def _bundle_path(base: Path, space_id: str, many: bool) -> Path:
 
 def run(a: dict) -> int:
     from hfdiag.check import check_many, validate_space_id
-    from hfdiag.cli.check_flow import emit
+    from hfdiag.cli.emit import emit
     from hfdiag.cli.options import output_settings
     from hfdiag.cli.target import resolve_target, simulator
     from hfdiag.engine.knowledge import LazyKnowledge, load_knowledge

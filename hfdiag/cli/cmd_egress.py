@@ -29,7 +29,7 @@ def egress_cmd(
     import time
 
     from hfdiag import __version__
-    from hfdiag.cli.check_flow import emit
+    from hfdiag.cli.emit import emit
     from hfdiag.cli.options import check_dns_server, output_settings
     from hfdiag.egress import DEFAULT_TARGETS, check_all, facts_from_results, in_space, marker_line, parse_target
     from hfdiag.engine.knowledge import load_knowledge

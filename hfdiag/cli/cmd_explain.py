@@ -20,7 +20,7 @@ def explain_cmd(
     verbose: bool = verbose_option(),
 ) -> int:
     """Classify pasted text, a log file or a saved evidence bundle. Several inputs give JSON Lines."""
-    from hfdiag.cli.check_flow import emit
+    from hfdiag.cli.emit import emit
     from hfdiag.cli.options import output_settings
     from hfdiag.engine.knowledge import load_knowledge
     from hfdiag.environment import Environment

@@ -23,7 +23,7 @@ def preflight_cmd(
     verbose: bool = verbose_option(),
 ) -> int:
     """Catch what would fail a Space before the push: front matter, ZeroGPU pins, git deps, file sizes. Offline."""
-    from hfdiag.cli.check_flow import emit
+    from hfdiag.cli.emit import emit
     from hfdiag.cli.options import output_settings
     from hfdiag.engine.knowledge import load_knowledge
     from hfdiag.environment import Environment

@@ -37,7 +37,7 @@ def test_redactor_removes_every_secret_wherever_it_sits(p):
 @given(st.lists(placed(), min_size=1, max_size=3))
 def test_pasted_text_never_reaches_any_output_format(items):
     """`explain` in-process (the library the CLI calls) over pasted text, rendered in every format."""
-    from hfdiag.cli.check_flow import emit
+    from hfdiag.cli.emit import emit
     from hfdiag.engine.knowledge import load_knowledge
     from hfdiag.environment import Environment
     from hfdiag.explain import explain_report, read_input
