@@ -81,3 +81,9 @@ def placed(draw, lines=("ModuleNotFoundError: No module named 'torch' {s}",
     before, after = draw(PROSE), draw(PROSE)
     assume(secret not in before + after)  # the secret is what we placed, not a coincidence of the prose
     return template.replace("{s}", f"{before} {left}{text}{right} {after}"), secret
+
+
+def spelled_by_chance(items: list[tuple[str, str]]) -> bool:
+    """True when the non-secret part of one item spells another item's secret: there it is prose, not a secret,
+    and echoing it is right (e.g. prose "0000000000000000" next to a cookie whose value is that string)."""
+    return any(secret in text.replace(own, "") for _, secret in items for text, own in items)
