@@ -8,15 +8,21 @@ import re
 import signal
 import threading
 from dataclasses import dataclass, field
+from importlib import import_module
+from typing import TYPE_CHECKING
 
-from hfdiag.engine.knowledge import KnowledgeBase, LazyKnowledge
-from hfdiag.engine.verdict import diagnose
+from hfdiag.engine.lazy_knowledge import LazyKnowledge
 from hfdiag.errors import UsageError
-from hfdiag.evidence.bundle import Bundle
 from hfdiag.evidence.model import Fact, FactSet, ProbeResult
 from hfdiag.probes.base import CheckOptions, ProbeContext
 from hfdiag.redact import Redactor
-from hfdiag.report import build_report
+
+if TYPE_CHECKING:
+    from hfdiag.engine.knowledge import KnowledgeBase
+    from hfdiag.evidence.bundle import Bundle
+
+# What diagnosis and reporting need once the probes end: imported while the first requests are in flight.
+_AFTER_PROBES = ("hfdiag.engine.verdict", "hfdiag.report", "hfdiag.evidence.bundle")
 
 SPACE_ID_RX = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
 
@@ -52,7 +58,7 @@ def _post_facts(results: list[ProbeResult]) -> list[Fact]:
 
 
 async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, progress=None,
-                      interrupted: asyncio.Event | None = None) -> CheckResult:
+                      interrupted: asyncio.Event | None = None, warmups=()) -> CheckResult:
     from hfdiag.probes.http import Http
     from hfdiag.probes.registry import load_probes
     from hfdiag.probes.runner import run_probes
@@ -63,8 +69,10 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
     ctx = ProbeContext(space_id=space_id, options=options, http=http, redactor=redactor, knowledge=kb,
                        progress=progress or (lambda *a: None))
     probes = load_probes()
+    ctx.warmups.extend(warmups)
     if isinstance(kb, LazyKnowledge):
         ctx.warmups.append(kb.get)
+    ctx.warmups += [lambda m=m: import_module(m) for m in _AFTER_PROBES]
     watcher = None
     if interrupted is not None:
         async def watch() -> None:
@@ -88,6 +96,10 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
     no_evidence = None
     if all(r.status != "ok" for r in results if r.probe in ("space", "route")):
         no_evidence = "Neither the Hub API nor the Space origin gave usable evidence (see the probe errors)."
+    from hfdiag.engine.verdict import diagnose
+    from hfdiag.evidence.bundle import Bundle
+    from hfdiag.report import build_report
+
     if isinstance(kb, LazyKnowledge):
         kb = kb.get()
     diagnosis = diagnose(kb, facts, no_evidence_reason=no_evidence)
@@ -121,8 +133,10 @@ class DaemonExecutor(concurrent.futures.ThreadPoolExecutor):
 
 
 async def check_many(space_ids: list[str], options: CheckOptions, kb: KnowledgeBase, concurrency: int = 4,
-                     progress_for=None, on_result=None) -> list[CheckResult]:
-    """Check several Spaces concurrently under a bound; results come back in input order."""
+                     progress_for=None, on_result=None, first_wave=()) -> list[CheckResult]:
+    """Check several Spaces concurrently under a bound; results come back in input order. `first_wave`: jobs
+    run once, while the first Space's first requests are in flight (see ProbeContext.warmups)."""
+    pending = list(first_wave)
     sem = asyncio.Semaphore(max(1, concurrency))
     interrupted = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -134,7 +148,9 @@ async def check_many(space_ids: list[str], options: CheckOptions, kb: KnowledgeB
 
     async def one(sid: str) -> CheckResult:
         async with sem:
-            res = await check_space(sid, options, kb, progress_for(sid) if progress_for else None, interrupted)
+            jobs, pending[:] = pending[:], []
+            res = await check_space(sid, options, kb, progress_for(sid) if progress_for else None, interrupted,
+                                    warmups=jobs)
             if on_result:
                 on_result(res)
             return res

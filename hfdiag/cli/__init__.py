@@ -1,71 +1,33 @@
-"""The thin CLI. Each command lives in its own module and imports its heavy dependencies inside the function,
-so `hfdiag --help` and `hfdiag --version` stay fast."""
+"""The thin CLI entry point: one-line errors, exit statuses and the fast paths. The typer application is in
+`app.py`; each command lives in its own module and imports its heavy dependencies inside the function, so
+`hfdiag --help` and `hfdiag --version` stay fast, and `check` can start probing before typer is imported
+(`early_check.py`)."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-import typer
-
 from hfdiag import __version__
 from hfdiag.exit_status import ExitStatus
 
-app = typer.Typer(
-    name="hfdiag",
-    help="Tells at which service boundary the evidence of a Hugging Face Spaces failure disappears.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
 
-
-def _version(value: bool) -> None:
-    if value:
-        sys.stdout.write(f"hfdiag {__version__}\n")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
-) -> None:
-    """hfdiag: probes, evidence chains and tested rules instead of guesses."""
-
-
-def _register() -> None:
-    """Import the command modules; each registers its command on `app`."""
-    for module in ("cmd_check", "cmd_explain", "cmd_sim", "cmd_egress", "cmd_preflight", "cmd_scan", "cmd_env",
-                   "cmd_rules"):
-        __import__(f"hfdiag.cli.{module}")
-
-
-class _ClickExceptions:
-    """click's exception classes as typer raises them: typer >= 0.24 bundles its own copy of click
-    (`typer._click`), older typer uses click itself. Each name is a tuple usable in `except`."""
-
-    def __init__(self) -> None:
-        modules = []
-        try:
-            from typer._click import exceptions as bundled  # type: ignore[import-not-found]
-
-            modules.append(bundled)
-        except ImportError:
-            pass
-        try:
-            from click import exceptions as upstream
-
-            modules.append(upstream)
-        except ImportError:
-            pass
-        for name in ("Exit", "Abort", "UsageError", "ClickException"):
-            setattr(self, name, tuple(getattr(m, name) for m in modules if hasattr(m, name)))
-
-
-def _click_exceptions() -> _ClickExceptions:
-    return _ClickExceptions()
+def _click_status(e: Exception) -> int | None:
+    """The exit status for one of click's exceptions as typer raises them (typer >= 0.24 bundles its own copy of
+    click as `typer._click`, older typer uses click itself); None for any other exception. Looked up only when
+    something was raised, so the early start of `check` never imports typer for it."""
+    names = ("typer.exceptions", "typer._click.exceptions", "click.exceptions")
+    for m in filter(None, (sys.modules.get(name) for name in names)):
+        if isinstance(e, getattr(m, "Exit", ())):
+            return e.exit_code
+        if isinstance(e, getattr(m, "Abort", ())):
+            return _fail("interrupted", ExitStatus.INTERRUPTED)
+        if isinstance(e, getattr(m, "UsageError", ())):
+            hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx else ""
+            return _fail(e.format_message() + hint, ExitStatus.USAGE)
+        if isinstance(e, getattr(m, "ClickException", ())):
+            return _fail(e.format_message(), ExitStatus.USAGE)
+    return None
 
 
 def _fail(message: str, status: int) -> int:
@@ -76,31 +38,45 @@ def _fail(message: str, status: int) -> int:
     return status
 
 
+def _skip_unused_imports() -> None:
+    """Two imports that cost ~30-50 ms each before the first request of `check` and that hfdiag never uses:
+    httpx's own command-line client (click, rich, pygments), imported whenever click is installed, and trio,
+    which httpcore imports whenever it is installed only to tell whether it runs under trio (hfdiag runs under
+    asyncio). A None entry in sys.modules makes such an import fail with ImportError, which both libraries
+    expect and handle. Done by the CLI entry point only, never by the library modules."""
+    for name in ("httpx._main", "trio"):
+        sys.modules.setdefault(name, None)
+
+
+def _dispatch(args: list[str]) -> int:
+    if args[:1] == ["check"]:
+        from hfdiag.cli.early_check import run_early
+
+        code = run_early(args)
+        if code is not None:
+            return code
+    from hfdiag.cli.app import app, register
+
+    register()
+    rv = app(args=args, standalone_mode=False, prog_name="hfdiag")
+    return rv if isinstance(rv, int) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: every error becomes one line on stderr and a defined exit status (never a traceback)."""
-    if (sys.argv[1:] if argv is None else list(argv)) == ["--version"]:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args == ["--version"]:
         # The fast path: without building the commands (their imports and typer's parameter adapters).
         sys.stdout.write(f"hfdiag {__version__}\n")
         sys.stdout.flush()
         if argv is None:
             sys.exit(0)
         return 0
+    _skip_unused_imports()
     from hfdiag.errors import HfdiagError
 
-    click_exc = _click_exceptions()
-    _register()
     try:
-        rv = app(args=argv, standalone_mode=False, prog_name="hfdiag")
-        code = rv if isinstance(rv, int) else 0
-    except click_exc.Exit as e:
-        code = e.exit_code
-    except click_exc.Abort:
-        code = _fail("interrupted", ExitStatus.INTERRUPTED)
-    except click_exc.UsageError as e:
-        hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx else ""
-        code = _fail(e.format_message() + hint, ExitStatus.USAGE)
-    except click_exc.ClickException as e:
-        code = _fail(e.format_message(), ExitStatus.USAGE)
+        code = _dispatch(args)
     except HfdiagError as e:
         code = _fail(str(e), e.exit_status)
     except KeyboardInterrupt:
@@ -111,10 +87,15 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 — silence the flush at exit
         except OSError:
             pass
-    except Exception as e:  # a bug of ours: still one line, with the way to see more
-        if os.environ.get("HFDIAG_DEBUG"):
+    except Exception as e:
+        status = _click_status(e)
+        if status is not None:
+            code = status
+        elif os.environ.get("HFDIAG_DEBUG"):  # a bug of ours: still one line, with the way to see more
             raise
-        code = _fail(f"internal error: {type(e).__name__}: {e} (set HFDIAG_DEBUG=1 for the traceback)", ExitStatus.USAGE)
+        else:
+            code = _fail(f"internal error: {type(e).__name__}: {e} (set HFDIAG_DEBUG=1 for the traceback)",
+                         ExitStatus.USAGE)
     if argv is None:
         _exit_now(code)
     return code

@@ -7,11 +7,15 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hfdiag import STARTED
 from hfdiag.environment import Environment
 from hfdiag.errors import UsageError
 from hfdiag.exit_status import ExitStatus
+
+if TYPE_CHECKING:
+    from hfdiag.cli.early_check import EarlyStart
 
 REPORT_RESERVE_S = 0.5  # diagnosis, rendering and exit after the probes' deadline
 
@@ -22,20 +26,8 @@ def _bundle_path(base: Path, space_id: str, many: bool) -> Path:
     return base.with_name(f"{base.stem}-{space_id.replace('/', '--')}{base.suffix or '.json'}")
 
 
-def run(a: dict) -> int:
-    from hfdiag.check import check_many, validate_space_id
-    from hfdiag.cli.emit import emit
-    from hfdiag.cli.options import output_settings
-    from hfdiag.cli.target import resolve_target, simulator
-    from hfdiag.engine.knowledge import LazyKnowledge, load_knowledge
-    from hfdiag.outcome import combined, exit_status
-    from hfdiag.probes.base import CheckOptions
-    from hfdiag.probes.http import is_loopback_url
-    from hfdiag.render.progress import make_progress
-
-    env = Environment()
-    fmt = a["fmt"]
-    threshold = output_settings(fmt, a["markdown_flavor"], a["fail_on"])
+def _check_values(a: dict) -> None:
+    """The checks typer does not do (ranges, combinations), before anything runs."""
     for name in ("timeout", "wait", "settle_wait"):
         if a[name] is not None and a[name] < 0:
             raise UsageError(f"--{name.replace('_', '-')} must not be negative")
@@ -54,8 +46,53 @@ def run(a: dict) -> int:
             raise UsageError("--zerogpu-data must be a JSON list")
     if a["zerogpu_data"] is not None and not a["zerogpu_call"]:
         raise UsageError("--zerogpu-data goes with --zerogpu-call")
+
+
+def _progress_factory(env: Environment, quiet: bool, many: bool, early: EarlyStart | None, opened: list):
+    """Progress per Space on stderr (none when quiet). An early run holds it back until typer agreed."""
+    from hfdiag.render.progress import HeldProgress, make_progress
+
+    quiet = quiet or os.environ.get("HFDIAG_NO_PROGRESS") == "1"
+
+    def progress_for(sid: str):
+        prefix = f"{sid} " if many else ""
+        if quiet:
+            return None
+        if early is not None and not early.agreed:
+            p = HeldProgress(lambda: make_progress(env, quiet, prefix))
+            early.on_agreed.append(p.release)
+        else:
+            p = make_progress(env, quiet, prefix)
+        opened.append(p)
+        return p
+
+    return progress_for
+
+
+def run(a: dict, early: EarlyStart | None = None) -> int:
+    """`a`: the command's parameters. `early`: set when the probes start before typer parsed the command line
+    (early_check.py); the run then raises Refused, having printed nothing, unless typer agrees with `a`."""
+    from hfdiag.check import check_many, validate_space_id
+    from hfdiag.cli.early_check import Refused
+    from hfdiag.cli.emit import emit
+    from hfdiag.cli.target import resolve_target, simulator
+    from hfdiag.cli.validate import output_settings
+    from hfdiag.engine.lazy_knowledge import LazyKnowledge
+    from hfdiag.outcome import combined, exit_status
+    from hfdiag.probes.base import CheckOptions
+    from hfdiag.probes.http import is_loopback_url
+
+    env = Environment()
+    fmt = a["fmt"]
+    threshold = output_settings(fmt, a["markdown_flavor"], a["fail_on"])
+    _check_values(a)
     # User rules are validated before anything runs; the built-in ones load while the first requests fly.
-    kb = load_knowledge(a["rules_dir"]) if a["rules_dir"] else LazyKnowledge()
+    if a["rules_dir"]:
+        from hfdiag.engine.knowledge import load_knowledge
+
+        kb = load_knowledge(a["rules_dir"])
+    else:
+        kb = LazyKnowledge()
 
     with simulator(a["sim"]) as sim:
         spaces = list(a["spaces"] or [])
@@ -66,6 +103,9 @@ def run(a: dict) -> int:
         spaces = [validate_space_id(s) for s in spaces]
         t = resolve_target(a, env.environ, sim, a["sim_as"])
         endpoint, token, source, dns_server, status_url = t.endpoint, t.token, t.token_source, t.dns_server, t.status_url
+        # a loopback endpoint (simulator, local mirror) is treated like --sim: no proxy variables, and the DNS
+        # probe asks only a loopback --dns-server, so nothing leaves the machine
+        trust_env = sim is None and not is_loopback_url(endpoint)
         # --timeout bounds the whole command: start-up (and a --sim start) already spent part of it, and the
         # report needs a moment after the probes stop. The probes never get less than half of it.
         total = a["timeout"] + a["wait"] + (a["settle_wait"] if a["zerogpu_call"] else 0.0)
@@ -73,26 +113,29 @@ def run(a: dict) -> int:
         options = CheckOptions(
             endpoint=endpoint, token=token, token_source=source, timeout=deadline,
             wait=a["wait"], restart=a["restart"], route_requests=a["route_requests"], dns_server=dns_server, status_url=status_url,
-            # a loopback endpoint (simulator, local mirror) is treated like --sim: no proxy variables, and the DNS
-            # probe asks only a loopback --dns-server, so nothing leaves the machine
-            trust_env=sim is None and not is_loopback_url(endpoint),
+            trust_env=trust_env,
             zerogpu_call=a["zerogpu_call"], zerogpu_data=a["zerogpu_data"],
             settle_wait=a["settle_wait"], transfer_file=a["transfer_file"],
         )
         options.extra["timeout_flag"] = total
         many = len(spaces) > 1
-        progress_objs = []
+        progress_objs: list = []
+        progress_for = _progress_factory(env, a["quiet"], many, early, progress_objs)
 
-        def progress_for(sid: str):
-            p = make_progress(env, a["quiet"] or os.environ.get("HFDIAG_NO_PROGRESS") == "1",
-                              prefix=f"{sid} " if many else "")
-            if p is not None:
-                progress_objs.append(p)
-            return p
+        async def probing():
+            first_wave = []
+            if early is not None:
+                early.on_refused.append(asyncio.current_task().cancel)
+                first_wave.append(early.confirm)
+            return await check_many(spaces, options, kb, a["concurrency"], progress_for, first_wave=first_wave)
 
         try:
-            results = asyncio.run(check_many(spaces, options, kb, a["concurrency"], progress_for))
-        except KeyboardInterrupt:
+            results = asyncio.run(probing())
+            if early is not None and not early.confirm():  # not asked yet if the probes ended at once
+                raise Refused
+        except asyncio.CancelledError:
+            if early is not None and early.agreed is False:
+                raise Refused from None
             raise
         finally:
             for p in progress_objs:

@@ -5,7 +5,7 @@ from typing import List, Optional
 
 import typer
 
-from hfdiag.cli import app
+from hfdiag.cli.app import app
 from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option, verbose_option
 
 
@@ -30,7 +30,7 @@ def egress_cmd(
 
     from hfdiag import __version__
     from hfdiag.cli.emit import emit
-    from hfdiag.cli.options import check_dns_server, output_settings
+    from hfdiag.cli.validate import check_dns_server, output_settings
     from hfdiag.egress import DEFAULT_TARGETS, check_all, facts_from_results, in_space, marker_line, parse_target
     from hfdiag.engine.knowledge import load_knowledge
     from hfdiag.engine.verdict import diagnose

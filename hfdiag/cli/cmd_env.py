@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from hfdiag.cli import app
+from hfdiag.cli.app import app
 from hfdiag.cli.options import markdown_flavor_option
 
 
@@ -24,7 +24,7 @@ def env_cmd(
     import json
 
     from hfdiag.auth import find_token
-    from hfdiag.cli.options import check_flavor, check_format
+    from hfdiag.cli.validate import check_flavor, check_format
     from hfdiag.envinfo import gather, whoami
     from hfdiag.environment import Environment
     from hfdiag.errors import UsageError

@@ -5,7 +5,7 @@ from typing import List, Optional
 
 import typer
 
-from hfdiag.cli import app
+from hfdiag.cli.app import app
 from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option, verbose_option
 
 
@@ -21,7 +21,7 @@ def explain_cmd(
 ) -> int:
     """Classify pasted text, a log file or a saved evidence bundle. Several inputs give JSON Lines."""
     from hfdiag.cli.emit import emit
-    from hfdiag.cli.options import output_settings
+    from hfdiag.cli.validate import output_settings
     from hfdiag.engine.knowledge import load_knowledge
     from hfdiag.environment import Environment
     from hfdiag.explain import explain_report, parse_fact_args, read_input

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from hfdiag.cli import app
+from hfdiag.cli.app import app
 from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option, verbose_option
 
 
@@ -24,7 +24,7 @@ def preflight_cmd(
 ) -> int:
     """Catch what would fail a Space before the push: front matter, ZeroGPU pins, git deps, file sizes. Offline."""
     from hfdiag.cli.emit import emit
-    from hfdiag.cli.options import output_settings
+    from hfdiag.cli.validate import output_settings
     from hfdiag.engine.knowledge import load_knowledge
     from hfdiag.environment import Environment
     from hfdiag.outcome import exit_status

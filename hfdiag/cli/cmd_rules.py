@@ -5,7 +5,7 @@ from typing import Optional
 
 import typer
 
-from hfdiag.cli import app
+from hfdiag.cli.app import app
 from hfdiag.cli.options import rules_dir_option
 
 rules_app = typer.Typer(help="List, show, test and lint the rules.", no_args_is_help=True)

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from hfdiag.cli import app
+from hfdiag.cli.app import app
 from hfdiag.cli.options import fail_on_option, markdown_flavor_option, rules_dir_option
 
 SCAN_FORMATS = ("human", "json", "jsonl", "markdown", "github", "openmetrics")

@@ -4,7 +4,7 @@ from typing import Optional
 
 import typer
 
-from hfdiag.cli import app
+from hfdiag.cli.app import app
 
 
 @app.command("sim")

@@ -34,8 +34,8 @@ def _read_list(source: str | None, env: Environment) -> str | None:
 
 def run(a: dict) -> int:
     from hfdiag.cli.cmd_scan import SCAN_FORMATS
-    from hfdiag.cli.options import output_settings
     from hfdiag.cli.target import resolve_target, simulator
+    from hfdiag.cli.validate import output_settings
     from hfdiag.engine.knowledge import load_knowledge
     from hfdiag.outcome import combined, exit_status
     from hfdiag.probes.base import CheckOptions

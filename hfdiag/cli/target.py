@@ -45,7 +45,7 @@ def simulator(scenario: str | None):
 def resolve_target(a: dict, environ: dict, sim=None, sim_role: str = "owner") -> Target:
     """From --endpoint/--token/--dns-server/--status-url (and HF_ENDPOINT, the token chain), or the simulator."""
     from hfdiag.auth import find_token
-    from hfdiag.cli.options import check_dns_server
+    from hfdiag.cli.validate import check_dns_server
 
     if sim is not None:
         token = None if sim_role == "anonymous" else sim.tokens["owner" if sim_role == "owner" else "other"]

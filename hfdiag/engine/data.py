@@ -5,14 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hfdiag.errors import RuleError
 
 MAX_RULE_FILE_BYTES = 256 * 1024
-# libyaml's safe loader when present: the same safe subset (no python/* tags), ~10x faster, which keeps the
-# start-up of every command (and so the wall time of `check --timeout`) short.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_RULE_FILES = 2000
 
 BUCKETS = (
@@ -38,9 +33,13 @@ def read_yaml(path: Path, max_bytes: int = MAX_RULE_FILE_BYTES) -> Any:
         raise RuleError(f"{path}: cannot read ({e.strerror})") from None
     if size > max_bytes:
         raise RuleError(f"{path}: larger than {max_bytes // 1024} KiB")
+    import yaml  # here, not at import: `check` reads the rules while its first requests are in flight
+
+    # libyaml's safe loader when present: the same safe subset (no python/* tags), ~10x faster
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         with path.open("rb") as fh:
-            return yaml.load(fh, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
+            return yaml.load(fh, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

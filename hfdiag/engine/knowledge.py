@@ -171,21 +171,3 @@ def load_knowledge(rules_dir: str | Path | None = None) -> KnowledgeBase:
     if not p.is_dir():
         raise RuleError(f"{p}: rules directory not found")
     return _load(str(p.resolve()))
-
-
-
-class LazyKnowledge:
-    """The built-in rules, loaded on first use (`check` warms it up while its first requests are in flight).
-    Attribute access is delegated, so probes use it like a KnowledgeBase."""
-
-    def __init__(self, rules_dir: str | Path | None = None):
-        self._rules_dir = rules_dir
-        self._kb: KnowledgeBase | None = None
-
-    def get(self) -> KnowledgeBase:
-        if self._kb is None:
-            self._kb = load_knowledge(self._rules_dir)
-        return self._kb
-
-    def __getattr__(self, name: str):
-        return getattr(self.get(), name)

@@ -112,7 +112,9 @@ def classify_error(exc: BaseException, url: str) -> HttpFailure:
 @functools.lru_cache(maxsize=2)
 def _ssl_context(trust_env: bool):
     """One verifying SSL context per process (loading the CA store costs ~25 ms of blocked event loop, which a
-    scan of hundreds of Spaces would pay per client). SSL_CERT_FILE / SSL_CERT_DIR are read as httpx does."""
+    scan of hundreds of Spaces would pay per client). SSL_CERT_FILE / SSL_CERT_DIR are read as httpx does.
+    (Loading it in a thread, overlapped with the imports before the first request, measured ~30 ms slower:
+    the GIL hand-offs cost more than the OpenSSL work it would hide.)"""
     return httpx.create_ssl_context(trust_env=trust_env)
 
 
@@ -164,9 +166,37 @@ class Http:
             headers={"user-agent": user_agent or f"{USER_AGENT_PREFIX}/{__version__}"},
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
             # with a limiter, every request to the Hub (streams included) is counted and its RateLimit read
-            event_hooks={"request": [self._limit_request], "response": [self._limit_response]} if limiter else None,
+            event_hooks={"request": [self._watch_write, *([self._limit_request] if limiter else [])],
+                         "response": [self._limit_response] if limiter else []},
         )
         self.requests_sent = 0
+        self._unwritten = 0  # requests started whose bytes have not left yet
+        self._when_written: list = []
+
+    def when_all_written(self, callback) -> None:
+        """Call `callback` (once) as soon as every request started so far has been written to its connection
+        (or failed): the moment a wave of requests is in flight and the client has nothing to do but wait."""
+        self._when_written.append(callback)
+
+    async def _watch_write(self, request: httpx.Request) -> None:
+        # httpcore reports the steps of each request to the "trace" extension (chained to one already set).
+        self._unwritten += 1
+        outer = request.extensions.get("trace")
+        pending = True
+
+        async def trace(event: str, info: dict) -> None:
+            nonlocal pending
+            if pending and (event.endswith(".send_request_body.complete") or event.endswith(".failed")):
+                pending = False
+                self._unwritten -= 1
+                if self._unwritten == 0:
+                    callbacks, self._when_written[:] = self._when_written[:], []
+                    for callback in callbacks:
+                        callback()
+            if outer is not None:
+                await outer(event, info)
+
+        request.extensions["trace"] = trace
 
     async def _limit_request(self, request: httpx.Request) -> None:
         if origin(str(request.url)) == origin(self.endpoint):

@@ -52,7 +52,10 @@ async def _run_one(probe: Probe, ctx: ProbeContext, result: ProbeResult, budget:
         ctx.progress(probe.name, "done", result.status + (f": {result.error}" if result.error else ""))
 
 
-WARMUP_DELAY_S = 0.02  # long enough for the first wave's requests to leave, short next to a network round trip
+# Warm-ups run once the first wave of requests has been written (Http.when_all_written): CPU work then overlaps
+# the first round trip instead of delaying a request. On a slow network that takes a few round trips (TCP, TLS);
+# if it never comes (a host that does not answer its connect), they run after this delay anyway.
+WARMUP_FALLBACK_S = 1.0
 
 
 def _warm_up(ctx: ProbeContext) -> None:
@@ -94,7 +97,10 @@ async def run_probes(probes: list[Probe], ctx: ProbeContext, deadline_s: float) 
 
     tasks = [asyncio.create_task(guarded(p), name=f"probe:{p.name}") for p in probes]
     if ctx.warmups:
-        loop.call_later(WARMUP_DELAY_S, _warm_up, ctx)
+        fallback = loop.call_later(WARMUP_FALLBACK_S, _warm_up, ctx)
+        when_written = getattr(ctx.http, "when_all_written", None)
+        if when_written is not None:
+            when_written(lambda: (fallback.cancel(), loop.call_soon(_warm_up, ctx)))
     try:
         await asyncio.wait(tasks, timeout=max(0.05, t_end - loop.time()))
     finally:

@@ -53,6 +53,32 @@ class LiveProgress:
         self.live.stop()
 
 
+class HeldProgress:
+    """Progress held back until `release()` creates the real one and replays what happened so far; dropped if
+    never released (the early start of `check` shows nothing until typer agreed with its reading)."""
+
+    def __init__(self, make):
+        self._make, self._events, self._target, self._closed = make, [], None, False
+
+    def __call__(self, probe: str, state: str, message: str = "") -> None:
+        if self._target is not None:
+            self._target(probe, state, message)
+        elif not self._closed:
+            self._events.append((probe, state, message))
+
+    def release(self) -> None:
+        if self._target is None and not self._closed:
+            self._target = self._make()
+            for event in self._events:
+                self._target(*event)
+            self._events.clear()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._target is not None:
+            self._target.close()
+
+
 def make_progress(env: Environment, quiet: bool, prefix: str = ""):
     if quiet:
         return None

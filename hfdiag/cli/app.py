@@ -1,0 +1,39 @@
+"""The typer application: the root options and the registration of every command module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from hfdiag import __version__
+
+app = typer.Typer(
+    name="hfdiag",
+    help="Tells at which service boundary the evidence of a Hugging Face Spaces failure disappears.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"hfdiag {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """hfdiag: probes, evidence chains and tested rules instead of guesses."""
+
+
+def register() -> None:
+    """Import the command modules; each registers its command on `app`."""
+    for module in ("cmd_check", "cmd_explain", "cmd_sim", "cmd_egress", "cmd_preflight", "cmd_scan", "cmd_env",
+                   "cmd_rules"):
+        __import__(f"hfdiag.cli.{module}")
