@@ -138,6 +138,19 @@ def _check_cmd(sim, token_role: str = "owner") -> list[str]:
     ]
 
 
+# The least any Python CLI on this stack needs before its first request: import asyncio and httpx, open a client,
+# send one GET (httpx's own CLI and trio skipped, as hfdiag does).
+FLOOR_SCRIPT = """
+import sys
+sys.modules["httpx._main"] = sys.modules["trio"] = None
+import asyncio, httpx
+async def main():
+    async with httpx.AsyncClient() as client:
+        await client.get(sys.argv[1])
+asyncio.run(main())
+"""
+
+
 def observed_chain(requests: list, latency_s: float) -> int:
     """How many latency periods deep the recorded requests go: request k arriving >= n*latency after the first
     means some chain of n sequential requests preceded it."""
@@ -170,13 +183,23 @@ def bench_check(runs: int, scratch: Path) -> tuple[list[Figure], Path | None]:
     critical_ms = CRITICAL_CHAIN * LATENCY_MS
     with Simulator("healthy-gradio", overrides=over) as sim:
         cmd = _check_cmd(sim)
-        times, chains, codes = [], [], []
+        usual_env = {**env, "HFDIAG_EARLY_START": "0"}
+        floor_cmd = [sys.executable, "-c", FLOOR_SCRIPT, sim.endpoint + "/api/whoami-v2"]
+        times, chains, codes, usual, firsts = [], [], [], [], {"hfdiag": [], "floor": []}
+        # Interleaved, so that load from other processes hits the three alike.
         for _ in range(runs):
-            n0 = len(sim.requests)
+            n0, t0 = len(sim.requests), time.time()
             dt, rc = wall(cmd, env)
+            reqs = list(sim.requests)[n0:]
             times.append(dt)
             codes.append(rc)
-            chains.append(observed_chain(list(sim.requests)[n0:], LATENCY_MS / 1000))
+            chains.append(observed_chain(reqs, LATENCY_MS / 1000))
+            firsts["hfdiag"].append(min(r.ts for r in reqs) - t0)
+            # the same command with the early start off (typer parses before the first request leaves): info
+            usual.append(wall(cmd, usual_env)[0])
+            n0, t0 = len(sim.requests), time.time()
+            wall(floor_cmd, env)
+            firsts["floor"].append(min(r.ts for r in list(sim.requests)[n0:]) - t0)
         # The same check once more per run under a wrapper that times its probing phase (check_many: from the
         # first probe's set-up to the last probe's end), i.e. without interpreter start-up, imports and rule loading.
         phases = []
@@ -186,9 +209,10 @@ def bench_check(runs: int, scratch: Path) -> tuple[list[Figure], Path | None]:
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
             if out.is_file():
                 phases.append(json.loads(out.read_text())["check_many_s"])
-        # The same command with the early start off (typer parses before the first request leaves): info only.
-        usual_env = {**env, "HFDIAG_EARLY_START": "0"}
-        usual = [wall(cmd, usual_env)[0] for _ in range(runs)]
+    figs.append(Figure("check: first request leaves after (process start to the simulator)",
+                       median_ms(firsts["hfdiag"]), "ms", "",
+                       f"floor of the stack: {median_ms(firsts['floor']):.0f} ms for a bare asyncio + httpx script "
+                       f"sending one GET (bench/run.py FLOOR_SCRIPT); medians of {runs}, interleaved"))
     w = median_ms(times)
     figs.append(Figure(f"check with {LATENCY_MS} ms/request: wall time", w, "ms", "",
                        f"median of {runs}; exit {sorted(set(codes))}; observed chain depth {max(chains)}"))
@@ -333,7 +357,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     a = ap.parse_args()
     only = set(a.only.split(","))
-    startup_runs, check_runs, explain_runs = (10, 2, 1) if a.quick else (15, 5, 3)
+    startup_runs, check_runs, explain_runs = (10, 2, 1) if a.quick else (15, 7, 3)
     log_mb = a.log_mb or (50 if a.quick else 200)
     say(f"hfdiag command: {' '.join(hfdiag_command())}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs; "
         f"load average {os.getloadavg()[0]:.1f}")
