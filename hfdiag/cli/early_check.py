@@ -136,8 +136,8 @@ def enabled(environ=os.environ) -> bool:
 
 def run_early(argv: list[str]) -> int | None:
     """Run `check` early when the command line allows; None when the usual run must do it (nothing was printed)."""
-    values = read_check_args(argv)
-    if values is None or not enabled():
+    values = read_check_args(argv) if enabled() else None
+    if values is None:
         return None
     from hfdiag.cli.check_run import run
 

@@ -98,9 +98,7 @@ async def run_probes(probes: list[Probe], ctx: ProbeContext, deadline_s: float) 
     tasks = [asyncio.create_task(guarded(p), name=f"probe:{p.name}") for p in probes]
     if ctx.warmups:
         fallback = loop.call_later(WARMUP_FALLBACK_S, _warm_up, ctx)
-        when_written = getattr(ctx.http, "when_all_written", None)
-        if when_written is not None:
-            when_written(lambda: (fallback.cancel(), loop.call_soon(_warm_up, ctx)))
+        ctx.http.when_all_written(lambda: (fallback.cancel(), loop.call_soon(_warm_up, ctx)))
     try:
         await asyncio.wait(tasks, timeout=max(0.05, t_end - loop.time()))
     finally:
