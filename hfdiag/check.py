@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import re
 import signal
 import threading
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from hfdiag.evidence.bundle import Bundle
 
 # What diagnosis and reporting need once the probes end: imported while the first requests are in flight.
-_AFTER_PROBES = ("hfdiag.engine.verdict", "hfdiag.report", "hfdiag.evidence.bundle")
+_AFTER_PROBES = ("hfdiag.engine.verdict", "hfdiag.report")
 
 SPACE_ID_RX = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
 
@@ -42,10 +43,19 @@ class CheckResult:
     space_id: str
     probes: list[ProbeResult]
     report: dict
-    bundle: Bundle
+    redactor: Redactor
+    run_facts: list[Fact] = field(default_factory=list)  # facts about the run itself (_post_facts)
     interrupted: bool = False
     requests_sent: int = 0
     extra: dict = field(default_factory=dict)
+
+    @functools.cached_property
+    def bundle(self) -> Bundle:
+        """The redacted evidence bundle, built when asked for (--bundle), not on every run."""
+        from hfdiag.evidence.bundle import Bundle
+
+        bundle = Bundle(target=self.space_id, probes=self.probes, facts=self.run_facts)
+        return Bundle.from_dict(self.redactor.obj(bundle.to_dict()))
 
 
 def _post_facts(results: list[ProbeResult]) -> list[Fact]:
@@ -97,16 +107,14 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
     if all(r.status != "ok" for r in results if r.probe in ("space", "route")):
         no_evidence = "Neither the Hub API nor the Space origin gave usable evidence (see the probe errors)."
     from hfdiag.engine.verdict import diagnose
-    from hfdiag.evidence.bundle import Bundle
     from hfdiag.report import build_report
 
     if isinstance(kb, LazyKnowledge):
         kb = kb.get()
     diagnosis = diagnose(kb, facts, no_evidence_reason=no_evidence)
     report = build_report(diagnosis, mode="check", target=space_id, redactor=redactor, probes=results)
-    bundle = Bundle(target=space_id, probes=results, facts=extra_facts)
-    bundle = Bundle.from_dict(redactor.obj(bundle.to_dict()))
-    return CheckResult(space_id, results, report, bundle, bool(ctx.shared.get("_interrupted")), http.requests_sent)
+    return CheckResult(space_id, results, report, redactor, extra_facts, bool(ctx.shared.get("_interrupted")),
+                       http.requests_sent)
 
 
 class DaemonExecutor(concurrent.futures.ThreadPoolExecutor):

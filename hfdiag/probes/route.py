@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
-import statistics
 from urllib.parse import urlsplit
 
 from hfdiag.evidence.model import ProbeResult
@@ -47,6 +46,7 @@ class RouteProbe:
         """Before any probe starts: the nonce and the event the log probe listens on."""
         ctx.shared["route.nonce"] = secrets.token_hex(6)
         ctx.shared["route.done"] = asyncio.Event()
+        ctx.warmups.append(lambda: __import__("statistics"))  # for _record: imported while the first requests fly
 
     def enabled(self, ctx: ProbeContext) -> str | None:
         if not ctx.shared.get("space.host"):
@@ -87,6 +87,8 @@ class RouteProbe:
         }
 
     def _record(self, result: ProbeResult, answers: list[dict]) -> None:
+        import statistics
+
         statuses = [a["status"] for a in answers if "status" in a]
         failures = [a for a in answers if "error" in a or a.get("status", 0) >= 500]
         app_made = [a for a in answers if a.get("proxied")]
