@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hfdiag import STARTED
+from hfdiag import STARTED, tls
 from hfdiag.environment import Environment
 from hfdiag.errors import UsageError
 from hfdiag.exit_status import ExitStatus
@@ -75,12 +75,11 @@ def run(a: dict, early: EarlyStart | None = None) -> int:
     from hfdiag.check import check_many, validate_space_id
     from hfdiag.cli.early_check import Refused
     from hfdiag.cli.emit import emit
-    from hfdiag.cli.target import resolve_target, simulator
+    from hfdiag.cli.target import is_loopback_url, resolve_target, simulator
     from hfdiag.cli.validate import output_settings
     from hfdiag.engine.lazy_knowledge import LazyKnowledge
     from hfdiag.outcome import combined, exit_status
     from hfdiag.probes.base import CheckOptions
-    from hfdiag.probes.http import is_loopback_url
 
     env = Environment()
     fmt = a["fmt"]
@@ -106,6 +105,7 @@ def run(a: dict, early: EarlyStart | None = None) -> int:
         # a loopback endpoint (simulator, local mirror) is treated like --sim: no proxy variables, and the DNS
         # probe asks only a loopback --dns-server, so nothing leaves the machine
         trust_env = sim is None and not is_loopback_url(endpoint)
+        tls.prepare(trust_env)  # the CA store loads in a thread while the HTTP stack is imported
         # --timeout bounds the whole command: start-up (and a --sim start) already spent part of it, and the
         # report needs a moment after the probes stop. The probes never get less than half of it.
         total = a["timeout"] + a["wait"] + (a["settle_wait"] if a["zerogpu_call"] else 0.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from hfdiag.errors import UsageError
 
@@ -40,6 +41,19 @@ def simulator(scenario: str | None):
         yield sim
     finally:
         sim.stop()
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for http(s) URLs on 127.0.0.0/8, ::1 or localhost (a simulator or a local mirror)."""
+    import ipaddress
+
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def resolve_target(a: dict, environ: dict, sim=None, sim_role: str = "owner") -> Target:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import time
 import zlib
@@ -19,6 +18,8 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+
+from hfdiag import tls
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -60,19 +61,6 @@ def _short(url: str) -> str:
     return f"{p.scheme}://{p.netloc}{p.path}"
 
 
-def is_loopback_url(url: str) -> bool:
-    """True for http(s) URLs on 127.0.0.0/8, ::1 or localhost (a simulator or a local mirror)."""
-    import ipaddress
-
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def origin(url: str) -> tuple[str, str, int | None]:
     p = urlsplit(url)
     port = p.port or (443 if p.scheme == "https" else 80 if p.scheme == "http" else None)
@@ -107,15 +95,6 @@ def classify_error(exc: BaseException, url: str) -> HttpFailure:
     if isinstance(exc, asyncio.TimeoutError):
         return HttpFailure(f"{where} did not finish within its deadline", "timeout")
     return HttpFailure(f"{type(exc).__name__} talking to {where}: {text}", "protocol")
-
-
-@functools.lru_cache(maxsize=2)
-def _ssl_context(trust_env: bool):
-    """One verifying SSL context per process (loading the CA store costs ~25 ms of blocked event loop, which a
-    scan of hundreds of Spaces would pay per client). SSL_CERT_FILE / SSL_CERT_DIR are read as httpx does.
-    (Loading it in a thread, overlapped with the imports before the first request, measured ~30 ms slower:
-    the GIL hand-offs cost more than the OpenSSL work it would hide.)"""
-    return httpx.create_ssl_context(trust_env=trust_env)
 
 
 class _Inflater:
@@ -162,7 +141,7 @@ class Http:
             timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
             follow_redirects=False,
             trust_env=trust_env,
-            verify=_ssl_context(trust_env),
+            verify=tls.context(trust_env),  # one per process, prepared ahead (hfdiag/tls.py)
             headers={"user-agent": user_agent or f"{USER_AGENT_PREFIX}/{__version__}"},
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
             # with a limiter, every request to the Hub (streams included) is counted and its RateLimit read
