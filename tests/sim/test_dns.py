@@ -56,8 +56,9 @@ def test_negative_answers(sim_factory):
 
 
 def test_timeout_drop_and_delay(sim_factory):
+    # the delay is well past the lifetime: at exactly the lifetime, an answer may still win the race
     sim = sim_factory("egress-dns-timeout", {"dns.names": {"cdn-lfs.hf.co": "drop",
-                                                           "slow.hf.co": {"mode": "ok", "delay_ms": 300}}})
+                                                           "slow.hf.co": {"mode": "ok", "delay_ms": 700}}})
     r = _resolver(sim, lifetime=0.3)
     with pytest.raises(dns.resolver.LifetimeTimeout):
         r.resolve("cdn-lfs.hf.co", "A")
