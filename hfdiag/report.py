@@ -38,6 +38,8 @@ def build_report(
         "probes": [p.to_dict() for p in probes or []],
         "inputs": [{"name": i.name, "chars": len(i.text), "truncated": i.truncated} for i in inputs or []],
     }
+    if diagnosis.cues is not None:
+        report["cues"] = diagnosis.cues.to_dict()
     if extra:
         report.update(extra)
     report = redactor.obj(report)
