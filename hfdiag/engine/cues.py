@@ -30,7 +30,7 @@ from hfdiag.evidence.model import Fact, FactSet
 
 GAP = r"[^\n]{0,60}?"
 CUE_FLAGS = re.IGNORECASE | re.ASCII
-_CUE_KEYS = {"id", "bucket", "weight", "means", "keywords", "pattern", "when", "facts", "tests", "against"}
+_CUE_KEYS = {"id", "bucket", "weight", "means", "keywords", "pattern", "when", "facts", "tests", "requires_any"}
 _ID_RX = re.compile(r"^CUE-[A-Z]{2,5}-\d{3}$")
 CUE_BUCKETS = tuple(b for b in BUCKETS if b not in ("healthy", "inconclusive"))
 MAX_WEIGHT = 5
@@ -58,6 +58,7 @@ class Cue:
     when: dict | None = None  # condition over facts (fact cues: a stage, a status code)
     facts: dict[str, Any] = field(default_factory=dict)  # interpreted facts a text cue adds
     tests: list[dict] = field(default_factory=list)
+    requires_any: list[str] = field(default_factory=list)  # counts only if one of these cues fired anywhere too
 
     @property
     def direction(self) -> str:
@@ -118,6 +119,10 @@ class CueSet:
         return hits
 
     def tally(self, hits: list[CueHit]) -> CueTally:
+        fired = {h.cue.id for h in hits}
+        # A combination cue ("CUDA not available" on ZeroGPU) counts only beside one of the cues it names; the
+        # partners may stand on other lines or come from facts.
+        hits = [h for h in hits if not h.cue.requires_any or fired.intersection(h.cue.requires_any)]
         best: dict[str, CueHit] = {}
         for h in hits:  # a cue counts once, at its strongest place
             cur = best.get(h.cue.id)
@@ -205,6 +210,9 @@ def _compile(entry: Any, path: Path, known_fact=None) -> tuple[Cue | None, list[
         errs.append(f"{where}: facts must be a mapping")
     elif known_fact is not None:
         errs += [f"{where}: fact {k!r} is not declared in facts.yaml" for k in facts if not known_fact(k)]
+    req = entry.get("requires_any") or []
+    if not isinstance(req, list) or not all(isinstance(r, str) and _ID_RX.match(r) for r in req):
+        errs.append(f"{where}: requires_any must be a list of cue ids")
     tests = entry.get("tests") or []
     if pattern is not None and not any(isinstance(t, dict) and t.get("expect") == "match" for t in tests):
         errs.append(f"{where}: needs inline tests, at least one `expect: match`")
@@ -212,7 +220,7 @@ def _compile(entry: Any, path: Path, known_fact=None) -> tuple[Cue | None, list[
         return None, errs
     cue = Cue(id=cid, bucket=bucket, weight=float(weight), means=entry["means"].strip(), pattern=expanded,
               keywords=[k.lower() for k in entry.get("keywords") or []], when=when, facts=dict(facts),
-              tests=list(tests))
+              tests=list(tests), requires_any=list(req))
     return cue, []
 
 
@@ -231,6 +239,8 @@ def load_cues(path: Path, known_fact=None, strict: bool = True) -> tuple[CueSet,
         if cue and not errs:
             seen.add(cue.id)
             cues.append(cue)
+    for cue in cues:
+        problems += [f"{path}: {cue.id}: requires_any names an unknown cue {r}" for r in cue.requires_any if r not in seen]
     if problems and strict:
         raise RuleError(problems[0] + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
     return CueSet(cues), problems
