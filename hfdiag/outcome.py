@@ -37,6 +37,8 @@ def exit_status(report: dict, fail_on: frozenset[str]) -> ExitStatus:
     ]
     if failing and bucket != "healthy":
         return ExitStatus.FINDING
+    if report["verdict"].get("basis") == "cues" and bucket in fail_on:  # a verdict from text cues alone
+        return ExitStatus.FINDING
     if bucket == "inconclusive" and fail_on:
         return ExitStatus.INCONCLUSIVE
     return ExitStatus.OK

@@ -67,4 +67,5 @@ def first_sentence(report: dict) -> str:
     if bucket == "inconclusive":
         return f"inconclusive{where}: {v['summary']}"
     knowledge = f", {v['knowledge']}" if v.get("knowledge") else ""
-    return f"{bucket} ({v['confidence']} confidence{knowledge}, {v['rule']}){where}."
+    basis = v["rule"] or ("from text cues" if v.get("basis") == "cues" else "no rule")
+    return f"{bucket} ({v['confidence']} confidence{knowledge}, {basis}){where}."
