@@ -434,18 +434,23 @@ class ZeroGpuProbe:
                                    max_body=512 * 1024)
         except HttpFailure:
             sentinel = None
-        idle_s = ctx.options.log_idle_s
-        state = {"caught_up": False}
+        state = {"caught_up": False, "since": None}
+        wait_s = ctx.options.log_wait_s
 
-        def done(lines, idle_for):
+        def done(lines, win):
             if sentinel and any(sentinel in ln for ln, _ in lines[-50:]):
                 state["caught_up"] = True
                 return "caught_up"
-            return "drained" if idle_for >= idle_s else False
+            if not win.replayed():
+                return False
+            if not sentinel:
+                return "replayed"
+            state["since"] = state["since"] or win.now  # the sentinel is a live line: wait for it, bounded
+            return "waited" if win.now - state["since"] >= wait_s else False
 
         ctx.shared["zerogpu.step"] = "reading the run log for this call"
-        read = await read_log(ctx, "run", idle_s=idle_s, max_lines=ctx.options.log_max_lines,
-                              budget=max(1.0, idle_s + 3.0), done=done)
+        read = await read_log(ctx, "run", max_lines=ctx.options.log_max_lines, budget=max(1.0, wait_s + 3.0),
+                              done=done)
         if read.status is None or read.status >= 400:
             result.detail["run_log"] = f"not readable ({read.error or read.status}): needs the owner's token"
             return None, info
