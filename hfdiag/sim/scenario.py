@@ -213,7 +213,7 @@ STAGES_KNOWN = ("NO_APP_FILE CONFIG_ERROR BUILDING BUILD_ERROR RUNNING RUNNING_B
 FAULTS = ("reset", "silence", "drip", "sse_keepalive", "huge_json", "malformed_json", "invalid_utf8", "gzip_bomb",
           "redirect_loop", "redirect_foreign", "close_mid_body", "status", "delay", "drop")
 FAULT_PARAMS = {"fault", "times", "probability", "rate", "interval_s", "size", "status", "ms", "body"}
-SELECTOR_RE = re.compile(r"^(hub|space(?:=[^:]+)?|cdn|cas|transfer|foreign|dns|any):(?:(GET|HEAD|POST|PUT|DELETE|OPTIONS) )?(.+)$")
+SELECTOR_RE = re.compile(r"^(hub|space(?:=[^:]+)?|cdn|cas|transfer|foreign|forum|github|dns|any):(?:(GET|HEAD|POST|PUT|DELETE|OPTIONS) )?(.+)$")
 
 
 @dataclass

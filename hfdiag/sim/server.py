@@ -11,7 +11,7 @@ from typing import Any
 import uvicorn
 from starlette.responses import Response
 
-from . import edge, faults, hub, transfer
+from . import community, edge, faults, hub, transfer
 from .dns_server import DnsResponder, start_dns
 from .scenario import Scenario, load_scenario
 from .state import SimState, SpaceState
@@ -166,7 +166,7 @@ class Simulator:
         self._socks.append(hub_sock)
         st.ports["hub"] = hub_sock.getsockname()[1]
         st.role_by_port[st.ports["hub"]] = "hub"
-        for role in ("cas",) + LOCAL_ROLES:
+        for role in ("cas", "forum", "github") + LOCAL_ROLES:
             s = _tcp_socket(LOOPBACK)
             self._socks.append(s)
             port = s.getsockname()[1]
@@ -288,6 +288,12 @@ class Simulator:
         elif role == "foreign":
             async def handler(s, r, w):
                 await _foreign(st, s, r, w)
+        elif role == "forum":
+            async def handler(s, r, w):
+                await community.handle_forum(st, s, r, w)
+        elif role == "github":
+            async def handler(s, r, w):
+                await community.handle_github(st, s, r, w)
         else:
             async def handler(s, r, w):
                 await hub.handle(st, s, r, w)
@@ -326,7 +332,7 @@ class Simulator:
     @property
     def urls(self) -> dict[str, str]:
         st = self._st()
-        return {r: st.url(r) for r in ("hub", "cas", "cdn", "transfer", "foreign")}
+        return {r: st.url(r) for r in ("hub", "cas", "cdn", "transfer", "foreign", "forum", "github")}
 
     @property
     def space_ids(self) -> list[str]:
