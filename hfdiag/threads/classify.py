@@ -37,16 +37,18 @@ class Services:
         self.hub_endpoint, self.hub_token, self.environ, self.trust_env = hub_endpoint, hub_token, environ, trust_env
         self._clients: dict = {}
 
-    def _client(self, base: str, token: str | None):
+    def _client(self, base: str, token: str | None, limiter=None):
         from hfdiag.threads.fetch import client
 
         key = (base, token)
         if key not in self._clients:
-            self._clients[key] = client(base, token, self.trust_env)
+            self._clients[key] = client(base, token, self.trust_env, limiter)
         return self._clients[key]
 
     def hub(self):
-        return self._client(self.hub_endpoint, self.hub_token)
+        from hfdiag.ratelimit import RateLimiter  # the Hub's RateLimit headers and 429s, as in `scan`
+
+        return self._client(self.hub_endpoint, self.hub_token, RateLimiter())
 
     def github(self):
         return self._client(github_api_base(self.environ), (self.environ.get("GITHUB_TOKEN") or "").strip() or None)

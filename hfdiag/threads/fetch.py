@@ -14,9 +14,9 @@ REQUEST_TIMEOUT = 20.0
 _NEXT = re.compile(r'<([^<>\s]{1,2000})>\s*;\s*rel="?next"?')
 
 
-def client(base: str, token: str | None, trust_env: bool) -> Http:
+def client(base: str, token: str | None, trust_env: bool, limiter=None) -> Http:
     """An HTTP client whose token goes to `base`'s origin only (and never across a redirect)."""
-    return Http(base, token, trust_env=trust_env, request_timeout=REQUEST_TIMEOUT)
+    return Http(base, token, trust_env=trust_env, request_timeout=REQUEST_TIMEOUT, limiter=limiter)
 
 
 async def get_json(http: Http, url: str, what: str, *, params: dict | None = None,
