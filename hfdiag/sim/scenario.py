@@ -303,7 +303,7 @@ def _validate_faults(faults: dict, where: str) -> None:
     for selector, spec in faults.items():
         if not isinstance(selector, str) or not SELECTOR_RE.match(selector):
             raise ScenarioError(f"{where}: bad fault selector {selector!r} (expected ROLE:[METHOD ]GLOB, "
-                                f"ROLE one of hub, space, space=ID, cdn, cas, transfer, foreign, dns, any)")
+                                f"ROLE one of hub, space, space=ID, cdn, cas, transfer, foreign, forum, github, dns, any)")
         kind = spec if isinstance(spec, str) else (spec.get("fault") if isinstance(spec, dict) else None)
         if not isinstance(kind, str):
             raise ScenarioError(f"{where}: fault for {selector!r} must be a name or a mapping with 'fault'")

@@ -127,3 +127,38 @@ def test_a_dead_forum_is_one_line_not_a_traceback(sim):
     s.close()  # nothing listens there now
     proc = run_cli("explain", f"http://127.0.0.1:{port}/t/topic/1", env=cli_env())
     assert proc.returncode == 2 and "cannot read topic 1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_huggingface_co_url_is_read_from_the_endpoint(sim):
+    sim.requests.clear()
+    _, report = explain_json(sim, "https://huggingface.co/spaces/simuser/busy-space/discussions/3")
+    assert report["verdict"]["bucket"] == "app"
+    assert sim.requests.find(role="hub", path_contains="/api/spaces/simuser/busy-space/discussions/3")
+
+
+def test_help_shows_urls_and_triage():
+    assert "GitHub issue" in run_cli("explain", "--help").stdout
+    assert "triage" in run_cli("--help").stdout
+
+
+FAULTS = [("hub:/api/spaces/*/discussions/*", "huge_json", "larger than"),
+          ("hub:/api/spaces/*/discussions/*", "malformed_json", "malformed JSON"),
+          ("forum:/t/*", "redirect_foreign", "redirected to another host"),
+          ("forum:/t/*", "gzip_bomb", "larger than"),
+          ("github:/repos/*/comments", "redirect_loop", "redirect loop"),
+          ("github:/repos/*/comments", "close_mid_body", "cannot read the comments")]
+
+
+@pytest.mark.parametrize("selector,fault,fragment", FAULTS)
+def test_hostile_services_give_one_redacted_line(selector, fault, fragment):
+    with Simulator("community", overrides={"faults": {selector: fault}}) as s:
+        role = selector.split(":")[0]
+        url = {"hub": f"{s.endpoint}/spaces/simuser/busy-space/discussions/3",
+               "forum": f"{s.urls['forum']}/t/topic/170242",
+               "github": "https://github.com/simorg/demo-app/issues/7"}[role]
+        proc = run_cli("explain", url, "--endpoint", s.endpoint, "--format", "json", env=env_for(s), timeout=60)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert len(proc.stderr.strip().splitlines()) == 1 and fragment in proc.stderr, proc.stderr
+        assert s.tokens["owner"] not in proc.stderr and GITHUB_TOKEN not in proc.stderr
+        if fault == "redirect_foreign":
+            assert not any(r.has_authorization for r in s.requests.find(role="foreign"))
