@@ -43,6 +43,11 @@ async def _foreign(sim: SimState, scope, receive, send) -> None:
     await Response(json.dumps(body), 200, media_type="application/json")(scope, receive, send)
 
 
+# Every role but the Space edge: handler(sim, scope, receive, send); anything else is the Hub.
+_ROLE_HANDLERS = {"cdn": transfer.handle_cdn, "cas": transfer.handle_cas, "transfer": transfer.handle_transfer,
+                  "foreign": _foreign, "forum": community.handle_forum, "github": community.handle_github}
+
+
 class ConcurrencyStats:
     """Open TCP connections and in-flight HTTP requests, with their peaks (all roles; requests also by role).
     Updated on the simulator's loop; read from anywhere (`sim.concurrency`), reset with `reset()`."""
@@ -276,27 +281,11 @@ class Simulator:
         if role == "space":
             async def handler(s, r, w):
                 await edge.handle(st, space, s, r, w)
-        elif role == "cdn":
-            async def handler(s, r, w):
-                await transfer.handle_cdn(st, s, r, w)
-        elif role == "cas":
-            async def handler(s, r, w):
-                await transfer.handle_cas(st, s, r, w)
-        elif role == "transfer":
-            async def handler(s, r, w):
-                await transfer.handle_transfer(st, s, r, w)
-        elif role == "foreign":
-            async def handler(s, r, w):
-                await _foreign(st, s, r, w)
-        elif role == "forum":
-            async def handler(s, r, w):
-                await community.handle_forum(st, s, r, w)
-        elif role == "github":
-            async def handler(s, r, w):
-                await community.handle_github(st, s, r, w)
         else:
+            serve = _ROLE_HANDLERS.get(role, hub.handle)
+
             async def handler(s, r, w):
-                await hub.handle(st, s, r, w)
+                await serve(st, s, r, w)
         hit = faults.match(st, role, space, scope["method"], scope["path"])
         self.concurrency.begin(role)
         try:
