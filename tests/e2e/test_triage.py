@@ -108,3 +108,20 @@ def test_bad_arguments_give_one_line_and_exit_2(sim, args, fragment):
 def test_a_space_without_discussions_is_an_empty_triage(sim):
     proc = triage(sim, "simuser/no-such-space")
     assert proc.returncode == 2 and "answered 40" in proc.stderr
+
+
+def test_a_thread_and_its_text_pasted_get_the_same_verdict(sim, tmp_path):
+    """One engine: each single-post discussion, classified by triage, equals `explain` on its title and post
+    pasted as a file, so accuracy work on pasted reports carries over to threads unchanged."""
+    single = [d for d in DATA["discussions"] if len(d["posts"]) == 1 and d["status"] == "open"]
+    files = []
+    for d in single:
+        f = tmp_path / f"d{d['num']}.txt"
+        f.write_text(f"{d['title']}\n{d['posts'][0]}\n")
+        files.append(str(f))
+    pasted = lines(run_cli("explain", *files, "--format", "json"))
+    threads = {number(r): r["verdict"] for r in lines(triage(sim, "simuser/busy-space", "--format", "json"))}
+    assert len(pasted) == len(single) > 40
+    for d, r in zip(single, pasted):
+        want, got = r["verdict"], threads[d["num"]]
+        assert (got["bucket"], got["rule"], got["confidence"]) == (want["bucket"], want["rule"], want["confidence"]), d["num"]
