@@ -41,7 +41,7 @@ def test_json_lines_classify_the_open_discussions_like_a_careful_helper(sim, val
     assert sorted(number(r) for r in reports) == sorted(OPEN)  # open only, pull requests left out
     got = {number(r): r["verdict"] for r in reports}
     agree = [n for n, v in got.items() if v["bucket"] == EXPECT[n]]
-    assert len(agree) >= 44, sorted(set(got) - set(agree))  # measured: 44 of 49
+    assert len(agree) >= 44, sorted(set(got) - set(agree))  # measured: 47 of 49 (44 before the cue tier)
     wrong_and_sure = [n for n, v in got.items() if v["bucket"] != EXPECT[n] and v["confidence"] == "high"]
     assert wrong_and_sure == []
     assert all(got[n]["bucket"] == "inconclusive" for n in OPEN if EXPECT[n] == "inconclusive")
@@ -62,15 +62,22 @@ def test_all_and_since_filters(sim):
 
 
 def test_human_table_groups_by_bucket_with_counts_and_confidence(sim):
+    from collections import Counter
+
+    verdicts = [r["verdict"] for r in lines(triage(sim, "simuser/busy-space", "--format", "json"))]
     proc = triage(sim, "simuser/busy-space", "--fail-on", "none")
     assert proc.returncode == 0
     head, table = proc.stdout.splitlines()[0], proc.stdout.split("\n\n")[1].splitlines()
     assert head.startswith(f"hfdiag triage simuser/busy-space: {len(OPEN)} open discussions")
     rows = {line.split()[0]: line.split() for line in table[1:]}
-    assert int(rows["zerogpu-quota"][1]) >= 15 and rows["zerogpu-quota"][3] == "explained"
-    assert sum(int(r[1]) for r in rows.values()) == len(OPEN)
-    high, med, low = map(int, rows["inconclusive"][2].split("/"))
-    assert low == int(rows["inconclusive"][1]) and high == med == 0
+    assert {b: int(r[1]) for b, r in rows.items()} == Counter(v["bucket"] for v in verdicts)
+    for bucket, row in rows.items():
+        spread = Counter(v["confidence"] for v in verdicts if v["bucket"] == bucket)
+        assert row[2] == f"{spread['high']}/{spread['medium']}/{spread['low']}"
+    assert rows["zerogpu-quota"][3] == "explained" and rows["inconclusive"][3] == "—"
+    assert list(rows)[-1] == "inconclusive"  # classified buckets first, by count
+    body = proc.stdout.split("\n\n", 2)[2]
+    assert f"zerogpu-quota ({rows['zerogpu-quota'][1]})" in body and "reply drafts for explained findings" in body
 
 
 @pytest.mark.parametrize("flavor,open_mark,close_mark", [("github", "<details>", "</details>"),
@@ -122,6 +129,6 @@ def test_a_thread_and_its_text_pasted_get_the_same_verdict(sim, tmp_path):
     pasted = lines(run_cli("explain", *files, "--format", "json"))
     threads = {number(r): r["verdict"] for r in lines(triage(sim, "simuser/busy-space", "--format", "json"))}
     assert len(pasted) == len(single) > 40
-    for d, r in zip(single, pasted):
+    for d, r in zip(single, pasted, strict=True):
         want, got = r["verdict"], threads[d["num"]]
         assert (got["bucket"], got["rule"], got["confidence"]) == (want["bucket"], want["rule"], want["confidence"]), d["num"]
