@@ -10,9 +10,6 @@ from hfdiag.probes.http import Http
 from hfdiag.threads.fetch import MAX_PAGES, get_json, int_of, text_of
 from hfdiag.threads.model import MAX_POSTS, Post, Thread, clip
 
-_MAINTAINER_FLAGS = ("isOwner",)
-
-
 def _author(obj) -> dict:
     return obj if isinstance(obj, dict) else {}
 
@@ -44,7 +41,7 @@ async def read_discussion(http: Http, repo_type: str, repo: str, num: int) -> Th
         latest = body.get("latest") if isinstance(body.get("latest"), dict) else {}
         author = _author(event.get("author"))
         name = text_of(author.get("name")) or "deleted"
-        maintainer = name.lower() == owner or any(author.get(f) is True for f in _MAINTAINER_FLAGS)
+        maintainer = name.lower() == owner  # the Space's owner (an org's members are not told apart)
         if len(thread.posts) >= MAX_POSTS:
             thread.truncated = True
             break
