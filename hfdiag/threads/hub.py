@@ -10,6 +10,7 @@ from hfdiag.probes.http import Http
 from hfdiag.threads.fetch import MAX_PAGES, get_json, int_of, text_of
 from hfdiag.threads.model import MAX_POSTS, Post, Thread, clip
 
+
 def _author(obj) -> dict:
     return obj if isinstance(obj, dict) else {}
 
