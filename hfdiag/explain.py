@@ -29,6 +29,7 @@ class ExplainInput:
     text: TextInput | None
     bundle: Bundle | None = None
     cue_hits: list[CueHit] = field(default_factory=list)
+    context_sources: frozenset[str] = frozenset()  # fact sources that are context only (read_parts)
 
 
 def parse_fact_args(items: list[str], kb: KnowledgeBase) -> list[Fact]:
@@ -166,8 +167,94 @@ def explain_one(inp: ExplainInput, kb: KnowledgeBase, overrides: list[Fact]) -> 
 
 def explain_report(inp: ExplainInput, kb: KnowledgeBase, overrides: list[Fact], redactor: Redactor) -> dict:
     diagnosis = explain_one(inp, kb, overrides)
+    if inp.context_sources:
+        lower_confidence_on_context(diagnosis, inp.context_sources)
     target = inp.bundle.target if inp.bundle and inp.bundle.target else ("stdin" if inp.name == "-" else inp.name)
     return build_report(
         diagnosis, mode="explain", target=target, redactor=redactor, probes=inp.probes,
         inputs=[inp.text] if inp.text else (inp.bundle.inputs if inp.bundle else []),
     )
+
+
+# -- threads: several texts of different standing, one engine ------------------------------------------------------
+EVIDENCE_WEIGHT = 1.0  # a part at/above it is evidence (the report, a maintainer naming the cause)
+CONTEXT_WEIGHT = 0.5  # replies of other people: they fill in what the evidence left open, never override it
+MAX_PART_EXCERPTS = 40
+
+
+@dataclass(frozen=True)
+class TextPart:
+    """One text of a thread (a post, the title) with the label its facts cite and its weight."""
+
+    source: str  # "title", "post:1", "post:3 (maintainer)"
+    text: str
+    weight: float = EVIDENCE_WEIGHT
+    is_maintainer: bool = False
+
+
+@dataclass
+class PartsScan:
+    facts: list[Fact] = field(default_factory=list)
+    excerpts: list[str] = field(default_factory=list)  # "post:1: <line>", in post order
+    context_sources: set[str] = field(default_factory=set)
+    lines: int = 0
+    matched: list[str] = field(default_factory=list)
+    cue_hits: list[CueHit] = field(default_factory=list)  # each weighed by its part (min(weight, 1) as factor)
+
+
+def scan_parts(parts: list[TextPart], kb: KnowledgeBase) -> PartsScan:
+    """Scan each part through the same signatures as pasted text (`read_input`), each under its own source.
+
+    Facts are merged in ascending weight (then part order): a heavier part's value wins a key, and parts below
+    EVIDENCE_WEIGHT only fill keys no evidence part set. The weights are the hook for paraphrase cues."""
+    out = PartsScan()
+    scanned = []
+    for index, part in enumerate(parts):
+        res = kb.signatures.scan_text(part.text, source=f"text:{part.source}")
+        scanned.append((part.weight, index, part, res))
+        out.lines += res.lines
+        out.matched += [sid for sid in res.matched if sid not in out.matched]
+        out.excerpts += [f"{part.source}: {line}" for line in res.excerpts]
+        out.cue_hits += hits_from_scan(res, kb.cues, part.source, factor=min(part.weight, 1.0))
+    evidence_keys = {k for w, _, _, res in scanned if w >= EVIDENCE_WEIGHT for k in res.facts}
+    merged: dict[str, Fact] = {}
+    for weight, _, _part, res in sorted(scanned, key=lambda t: (t[0], t[1])):
+        for fact in res.fact_list():
+            if weight < EVIDENCE_WEIGHT:
+                if fact.key in evidence_keys:
+                    continue
+                out.context_sources.add(fact.source)
+            merged[fact.key] = fact
+    out.facts = list(merged.values())
+    out.excerpts = out.excerpts[-MAX_PART_EXCERPTS:]
+    return out
+
+
+def read_parts(name: str, parts: list[TextPart], kb: KnowledgeBase, probe: ProbeResult | None = None) -> ExplainInput:
+    """An input made of several texts (a thread): the same engine and facts as `read_input` on one text."""
+    scan = scan_parts(parts, kb)
+    facts = list(scan.facts)
+    facts.append(Fact("text.lines", scan.lines, f"text:{name}", "observed"))
+    if scan.matched:
+        facts.append(Fact("text.signatures", list(scan.matched), f"text:{name}", "observed"))
+    if (cues := cue_fact(scan.cue_hits, f"text:{name}")) is not None:
+        facts.append(cues)
+    joined = "\n\n".join(f"--- {p.source} ---\n{p.text}" for p in parts)
+    kept = joined[:KEEP_TEXT_CHARS]
+    if probe is not None:
+        probe.excerpts = scan.excerpts
+    return ExplainInput(name, facts, [probe] if probe else [], TextInput(name, kept, truncated=len(joined) > len(kept)),
+                        cue_hits=scan.cue_hits, context_sources=frozenset(scan.context_sources))
+
+
+def lower_confidence_on_context(diagnosis: Diagnosis, context_sources: frozenset[str]) -> None:
+    """A verdict that rests only on facts from context (replies of other people) is one step less sure."""
+    v = diagnosis.verdict
+    winner = next((f for f in diagnosis.findings if f.rule.id == v.rule), None)
+    if winner is None:
+        return
+    used = {leaf.fact for leaf in winner.outcome.evaluation.leaves if leaf.result is True}
+    sources = {diagnosis.facts.fact(k).source for k in used if diagnosis.facts.fact(k) is not None}
+    signature_sources = {s for s in sources if s.startswith("signature:")}
+    if signature_sources and signature_sources <= context_sources:
+        v.confidence = {"high": "medium", "medium": "low"}.get(v.confidence, "low")

@@ -35,5 +35,5 @@ def _root(
 def register() -> None:
     """Import the command modules; each registers its command on `app`."""
     for module in ("cmd_check", "cmd_explain", "cmd_sim", "cmd_egress", "cmd_preflight", "cmd_scan", "cmd_env",
-                   "cmd_rules"):
+                   "cmd_rules", "cmd_triage"):
         __import__(f"hfdiag.cli.{module}")

@@ -199,6 +199,12 @@ async def space_route(sim: SimState, request: Request, space_id: str, rest: str,
     m = request.method
     if not _visible(space, role):
         return _not_found(role)
+    if rest.startswith("/discussions"):
+        from .community import hub_discussions
+
+        found = hub_discussions(sim, request, space_id, rest)
+        if found is not None:
+            return found
     if m == "GET" and (rest == "" or re.fullmatch(r"/revision/[^/]+", rest)):
         return jresp(space_info(sim, space, request))
     if m == "GET" and rest == "/host":

@@ -215,7 +215,7 @@ STAGES_KNOWN = ("NO_APP_FILE CONFIG_ERROR BUILDING BUILD_ERROR RUNNING RUNNING_B
 FAULTS = ("reset", "silence", "drip", "sse_keepalive", "huge_json", "malformed_json", "invalid_utf8", "gzip_bomb",
           "redirect_loop", "redirect_foreign", "close_mid_body", "status", "delay", "drop")
 FAULT_PARAMS = {"fault", "times", "probability", "rate", "interval_s", "size", "status", "ms", "body"}
-SELECTOR_RE = re.compile(r"^(hub|space(?:=[^:]+)?|cdn|cas|transfer|foreign|dns|any):(?:(GET|HEAD|POST|PUT|DELETE|OPTIONS) )?(.+)$")
+SELECTOR_RE = re.compile(r"^(hub|space(?:=[^:]+)?|cdn|cas|transfer|foreign|forum|github|dns|any):(?:(GET|HEAD|POST|PUT|DELETE|OPTIONS) )?(.+)$")
 
 
 @dataclass
@@ -305,7 +305,7 @@ def _validate_faults(faults: dict, where: str) -> None:
     for selector, spec in faults.items():
         if not isinstance(selector, str) or not SELECTOR_RE.match(selector):
             raise ScenarioError(f"{where}: bad fault selector {selector!r} (expected ROLE:[METHOD ]GLOB, "
-                                f"ROLE one of hub, space, space=ID, cdn, cas, transfer, foreign, dns, any)")
+                                f"ROLE one of hub, space, space=ID, cdn, cas, transfer, foreign, forum, github, dns, any)")
         kind = spec if isinstance(spec, str) else (spec.get("fault") if isinstance(spec, dict) else None)
         if not isinstance(kind, str):
             raise ScenarioError(f"{where}: fault for {selector!r} must be a name or a mapping with 'fault'")
