@@ -10,7 +10,7 @@ import typer
 from hfdiag.cli.app import app
 from hfdiag.cli.options import fail_on_option, markdown_flavor_option, rules_dir_option
 
-SCAN_FORMATS = ("human", "json", "jsonl", "markdown", "github", "openmetrics")
+SCAN_FORMATS = ("human", "json", "jsonl", "markdown", "github", "prometheus", "openmetrics")
 
 
 @app.command("scan")
@@ -19,7 +19,8 @@ def scan_cmd(
     endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Hub endpoint (default: HF_ENDPOINT, else https://huggingface.co)."),
     token: Optional[str] = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, token file)."),
     fmt: str = typer.Option("human", "--format", "-f", metavar="FORMAT",
-                            help="human, jsonl (json: the same), markdown, github or openmetrics (Prometheus textfile/pushgateway)."),
+                            help="human, jsonl (json: the same), markdown, github, prometheus (text format for the node_exporter "
+                                 "textfile collector and the Pushgateway) or openmetrics."),
     markdown_flavor: str = markdown_flavor_option(),
     timeout: float = typer.Option(30.0, "--timeout", help="Global deadline per Space, in seconds."),
     fail_on: str = fail_on_option(),

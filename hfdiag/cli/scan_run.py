@@ -42,7 +42,7 @@ def run(a: dict) -> int:
     from hfdiag.ratelimit import RateLimiter
     from hfdiag.render import fleet
     from hfdiag.render.json_out import dumps
-    from hfdiag.render.openmetrics import to_openmetrics
+    from hfdiag.render.openmetrics import to_openmetrics, to_prometheus
     from hfdiag.scan import parse_space_list, scan_spaces
 
     env = Environment()
@@ -89,9 +89,9 @@ def run(a: dict) -> int:
                                                  limiter=limiter, attempts=a["attempts"], on_result=on_result))
     reports = [r.report for r in results]
     st = stats.to_dict()
-    if fmt == "openmetrics":
+    if fmt in ("openmetrics", "prometheus"):
         failing = [exit_status(r, threshold) == ExitStatus.FINDING for r in reports]
-        out_fh.write(to_openmetrics(reports, failing, st))
+        out_fh.write((to_openmetrics if fmt == "openmetrics" else to_prometheus)(reports, failing, st))
     elif fmt == "markdown":
         out_fh.write(fleet.markdown_table(reports, st))
     elif fmt == "github":
