@@ -21,6 +21,7 @@ def check_cmd(
     wait: float = typer.Option(0.0, "--wait", help="Poll up to this many seconds while the Space is building or starting."),
     restart: bool = typer.Option(False, "--restart", help="Owner only: restart the Space first (combine with --wait)."),
     bundle: Optional[Path] = typer.Option(None, "--bundle", help="Write the redacted evidence bundle to this file."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Also write the JSON report to this file (JSON Lines for several Spaces), whatever --format says."),
     sim: Optional[str] = typer.Option(None, "--sim", help="Run against the embedded simulator with this scenario."),
     sim_as: str = typer.Option("owner", "--sim-as", help="With --sim: call as owner, other (a non-owner token) or anonymous."),
     dns_server: Optional[str] = typer.Option(None, "--dns-server", help="DNS server HOST[:PORT] instead of the system resolver."),

@@ -29,6 +29,7 @@ CHECK_PARAMS: tuple[tuple[str, tuple[str, ...], type, Any], ...] = (
     ("wait", ("--wait",), float, 0.0),
     ("restart", ("--restart",), bool, False),
     ("bundle", ("--bundle",), Path, None),
+    ("report", ("--report",), Path, None),
     ("sim", ("--sim",), str, None),
     ("sim_as", ("--sim-as",), str, "owner"),
     ("dns_server", ("--dns-server",), str, None),
