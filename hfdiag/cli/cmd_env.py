@@ -15,7 +15,7 @@ def env_cmd(
     endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Hub endpoint for whoami (default: HF_ENDPOINT, else https://huggingface.co)."),
     token: Optional[str] = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, token file)."),
     fmt: str = typer.Option("human", "--format", "-f", help="Output format: human, json or markdown.", metavar="FORMAT"),
-    markdown_flavor: str = markdown_flavor_option(),
+    markdown_flavor: Optional[str] = markdown_flavor_option(),
     offline: bool = typer.Option(False, "--offline", help="Do not call whoami-v2 (no network at all)."),
     timeout: float = typer.Option(10.0, "--timeout", help="Deadline of the whoami call, in seconds."),
 ) -> int:
@@ -31,7 +31,7 @@ def env_cmd(
     from hfdiag.redact import Redactor
 
     check_format(fmt, ("human", "json", "markdown"))
-    check_flavor(markdown_flavor)
+    check_flavor(markdown_flavor, fmt)
     if timeout <= 0:
         raise UsageError("--timeout must be positive")
     env = Environment()
@@ -49,7 +49,7 @@ def env_cmd(
     if fmt == "json":
         text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     elif fmt == "markdown":
-        text = to_markdown(doc, markdown_flavor)
+        text = to_markdown(doc, markdown_flavor or "github")
     else:
         text = to_human(doc)
     # the final text passes the redactor once more, except library names such as hf_transfer (not secrets)

@@ -9,12 +9,19 @@ from hfdiag.cli.app import app
 from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option, verbose_option
 
 
+def _is_tty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 @app.command("explain")
 def explain_cmd(
-    inputs: Optional[List[str]] = typer.Argument(None, help="Files (text, logs or evidence bundles), or - for stdin."),
-    fact: Optional[List[str]] = typer.Option(None, "--fact", help="KEY=VALUE fact that overrides text-derived facts."),
+    inputs: Optional[List[str]] = typer.Argument(None, metavar="FILE", help="Files (text, logs or evidence bundles), or - for stdin."),
+    fact: Optional[List[str]] = typer.Option(None, "--fact", metavar="KEY=VALUE", help="A fact that overrides what the text says (keys: rules/facts.yaml, e.g. space.stage=RUNTIME_ERROR)."),
     fmt: str = format_option(),
-    markdown_flavor: str = markdown_flavor_option(),
+    markdown_flavor: Optional[str] = markdown_flavor_option(),
     fail_on: str = fail_on_option(),
     rules_dir: Optional[Path] = rules_dir_option(),
     verbose: bool = verbose_option(),
@@ -37,6 +44,10 @@ def explain_cmd(
         from hfdiag.errors import UsageError
 
         raise UsageError("stdin (-) can be read only once")
+    if "-" in names and _is_tty(env.stdin):
+        # a bare `hfdiag explain` in a terminal would otherwise sit there waiting, saying nothing
+        env.message("hfdiag: reading the text to classify from the terminal: paste it, then press Ctrl-D on an "
+                    "empty line (or name a FILE: hfdiag explain build.log)")
     statuses = []
     for name in names:
         report = explain_report(read_input(name, kb, env.stdin), kb, overrides, Redactor())

@@ -23,7 +23,7 @@ CHECK_PARAMS: tuple[tuple[str, tuple[str, ...], type, Any], ...] = (
     ("endpoint", ("--endpoint",), str, None),
     ("token", ("--token",), str, None),
     ("fmt", ("--format", "-f"), str, "human"),
-    ("markdown_flavor", ("--markdown-flavor",), str, "github"),
+    ("markdown_flavor", ("--markdown-flavor",), str, None),
     ("timeout", ("--timeout",), float, 30.0),
     ("fail_on", ("--fail-on",), str, "any"),
     ("wait", ("--wait",), float, 0.0),

@@ -128,5 +128,5 @@ def to_markdown(report: dict, flavor: str = "github") -> str:
 
 
 def render(report: dict, env: Environment, markdown_flavor: str = "github", **_) -> None:
-    env.stdout.write(to_markdown(report, markdown_flavor))
+    env.stdout.write(to_markdown(report, markdown_flavor or "github"))
     env.stdout.flush()
