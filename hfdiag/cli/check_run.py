@@ -86,7 +86,7 @@ def run(a: dict, early: EarlyStart | None = None) -> int:
     from hfdiag.check import check_many, validate_space_id
     from hfdiag.cli.early_check import Refused
     from hfdiag.cli.emit import emit
-    from hfdiag.cli.target import is_loopback_url, resolve_target, simulator
+    from hfdiag.cli.target import is_loopback_url, refuse_if_offline, resolve_target, simulator
     from hfdiag.cli.validate import output_settings
     from hfdiag.engine.lazy_knowledge import LazyKnowledge
     from hfdiag.outcome import combined, exit_status
@@ -113,6 +113,7 @@ def run(a: dict, early: EarlyStart | None = None) -> int:
         spaces = [validate_space_id(s) for s in spaces]
         t = resolve_target(a, env.environ, sim, a["sim_as"])
         endpoint, token, source, dns_server, status_url = t.endpoint, t.token, t.token_source, t.dns_server, t.status_url
+        refuse_if_offline(env.environ, endpoint, sim, "check")
         # a loopback endpoint (simulator, local mirror) is treated like --sim: no proxy variables, and the DNS
         # probe asks only a loopback --dns-server, so nothing leaves the machine
         trust_env = sim is None and not is_loopback_url(endpoint)

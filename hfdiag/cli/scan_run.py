@@ -39,7 +39,7 @@ def _read_list(source: str | None, env: Environment) -> str | None:
 
 def run(a: dict) -> int:
     from hfdiag.cli.cmd_scan import SCAN_FORMATS
-    from hfdiag.cli.target import resolve_target, simulator
+    from hfdiag.cli.target import refuse_if_offline, resolve_target, simulator
     from hfdiag.cli.validate import output_settings
     from hfdiag.engine.knowledge import load_knowledge
     from hfdiag.outcome import exit_status
@@ -70,6 +70,7 @@ def run(a: dict) -> int:
     with simulator(a["sim"]) as sim:
         t = resolve_target(a, env.environ, sim, "owner")
         endpoint, tok, source, dns_server, status_url = t.endpoint, t.token, t.token_source, t.dns_server, t.status_url
+        refuse_if_offline(env.environ, endpoint, sim, "scan")
         if sim is not None and spaces is None:
             spaces = list(sim.space_ids)
         if not spaces:
