@@ -42,6 +42,11 @@ def test_help_names_arguments_plainly_and_every_option_says_what_it_does(args):
             assert following.startswith(" " * 10), f"{args}: {line!r} has no help text"
 
 
+def test_an_empty_fail_on_is_refused():
+    p = run_cli("explain", "-", "--fail-on", "", input="")
+    assert p.returncode == 2 and "--fail-on is empty" in p.stderr
+
+
 def test_rules_list_bucket_is_checked():
     p = run_cli("rules", "list", "--bucket", "nosuch")
     assert p.returncode == 2 and "--bucket 'nosuch': not a rule bucket" in p.stderr and p.stdout == ""

@@ -56,6 +56,8 @@ def test_references_are_listed_once(narrow_report):
     ["check", "--sim", "proxy-intermittent-drop", "-q", "-v"],
     ["explain", "-", "--fact", "space.stage=RUNNING"],
     ["rules", "show", "HFD-BLD-004"],
+    ["check", "--sim", "proxy-intermittent-drop", "-q", "--format", "markdown"],
+    ["env", "--offline"],
 ])
 def test_no_trailing_blanks_when_piped(args):
     p = run_cli(*args, input="ModuleNotFoundError: No module named 'flash_attn'\n", env=cli_env(COLUMNS="80"))
