@@ -16,8 +16,7 @@ from contextlib import contextmanager
 import pytest
 
 from hfdiag.sim import Simulator
-from tests.ci.conftest import sim_args
-from tests.conftest import cli_env, run_cli
+from tests.ci.conftest import scan_fleet_to_file
 
 NODE_EXPORTER = ("prometheus-node-exporter", "prometheus-node-exporter")
 PUSHGATEWAY = ("prometheus-pushgateway", "prometheus-pushgateway")
@@ -76,12 +75,8 @@ def fleet_metrics(tmp_path_factory):
     """One scan of a small simulated fleet written as a textfile-collector file, plus the Spaces it names."""
     textdir = tmp_path_factory.mktemp("textfile")
     with Simulator("fleet", overrides={"fleet.count": 4, "fleet.mix": {"healthy": 0.5, "runtime_error": 0.5}}) as sim:
-        ids = [s for s in sim.space_ids if s.startswith("fleetuser/")]
         out = textdir / "hfdiag.prom"
-        p = run_cli("scan", "-", *sim_args(sim), "--format", "prometheus", "-o", str(out), "-q",
-                    input="\n".join(ids) + "\n", env=cli_env(HF_TOKEN=sim.tokens["owner"]))
-    assert p.returncode in (0, 1, 3), p.stderr
-    assert p.stdout == "" and p.stderr == ""
+        ids = scan_fleet_to_file(sim, "prometheus", out)
     return {"dir": textdir, "file": out, "text": out.read_text(encoding="utf-8"), "ids": ids}
 
 
