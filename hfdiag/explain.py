@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,24 +42,24 @@ def parse_fact_args(items: list[str], kb: KnowledgeBase) -> list[Fact]:
         if not sep or not key:
             raise UsageError(f"--fact {item!r}: expected KEY=VALUE")
         spec = kb.catalog.spec(key)
-        typ = spec.type if spec else _guess_type(raw)
-        facts.append(Fact(key, _coerce(key, raw.strip(), typ), "cli:--fact", "observed"))
+        if spec is None:
+            raise UsageError(f"--fact {key}: not a fact hfdiag knows{_did_you_mean(key, kb.catalog.specs)} "
+                             "(the catalogue: rules/facts.yaml)")
+        value = _coerce(key, raw.strip(), spec.type)
+        if spec.values is not None and value not in spec.values:
+            raise UsageError(f"--fact {key}={raw.strip()}: not a known value{_did_you_mean(str(value), spec.values)} "
+                             f"(one of {', '.join(map(str, spec.values))})")
+        facts.append(Fact(key, value, "cli:--fact", "observed"))
     return facts
 
 
-def _guess_type(raw: str) -> str:
-    if raw.lower() in ("true", "false", "yes", "no"):
-        return "bool"
-    try:
-        int(raw)
-        return "int"
-    except ValueError:
-        pass
-    try:
-        float(raw)
-        return "float"
-    except ValueError:
-        return "str"
+def _did_you_mean(word: str, choices) -> str:
+    import difflib
+
+    names = [c for c in map(str, choices) if not c.endswith("*")]
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6) or \
+        difflib.get_close_matches(word.upper(), names, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _coerce(key: str, raw: str, typ: str):
@@ -78,7 +79,16 @@ def _coerce(key: str, raw: str, typ: str):
             return [x.strip() for x in raw.split(",") if x.strip()]
         return raw
     except ValueError:
-        raise UsageError(f"--fact {key}={raw!r}: expected a {typ}") from None
+        kind = {"bool": "true or false", "int": "a whole number", "float": "a number"}.get(typ, f"a {typ}")
+        raise UsageError(f"--fact {key}={raw}: expected {kind}") from None
+
+
+_REPORT_HEAD = re.compile(r'^\{\s*"schema_version"\s*:\s*\d+\s*,\s*"tool"\s*:\s*\{\s*"name"\s*:\s*"hfdiag"')
+
+
+def looks_like_report(text: str) -> bool:
+    """The start of `--format json` output (or a line of `scan --format jsonl`, or `check --report`)."""
+    return bool(_REPORT_HEAD.match(text.lstrip()[:4096]))
 
 
 def _open(name: str, stdin: IO) -> IO[bytes]:
@@ -103,8 +113,12 @@ def read_input(name: str, kb: KnowledgeBase, stdin: IO | None = None) -> Explain
     try:
         head = stream.read(_SNIFF)
         head_text = head.decode("utf-8", errors="replace")
+        if looks_like_report(head_text):
+            raise InputError(f"{name}: this is an hfdiag report (JSON), which already holds its verdict, not text to "
+                             "classify; to re-classify a check offline, save its evidence with `hfdiag check --bundle "
+                             "FILE` and run `hfdiag explain FILE`")
         if looks_like_bundle(head_text):
-            rest = stream.read(MAX_BUNDLE_BYTES + 1 - len(head))
+            rest = b"" if len(head) < _SNIFF else stream.read(MAX_BUNDLE_BYTES + 1 - len(head))
             data = head + rest
             if len(data) > MAX_BUNDLE_BYTES:
                 raise InputError(f"{name}: bundle is larger than {MAX_BUNDLE_BYTES // (1024 * 1024)} MB")
@@ -118,7 +132,8 @@ def read_input(name: str, kb: KnowledgeBase, stdin: IO | None = None) -> Explain
                 hits += hits_from_scan(res, kb.cues, f"text:{ti.name}")
             return ExplainInput(name, facts, bundle.probes, None, bundle, hits)
         source = "stdin" if name == "-" else Path(name).name
-        res, kept = kb.signatures.scan_stream(_Chained(head, stream), source=f"text:{source}", keep_text=KEEP_TEXT_CHARS)
+        # a short head means the end of input: a terminal's Ctrl-D is not sticky, so never read past it
+        res, kept = kb.signatures.scan_stream(_Chained(head, stream, at_eof=len(head) < _SNIFF), source=f"text:{source}", keep_text=KEEP_TEXT_CHARS)
         facts = res.fact_list()
         facts.append(Fact("text.lines", res.lines, f"text:{source}", "observed"))
         if res.matched:
@@ -136,14 +151,18 @@ def read_input(name: str, kb: KnowledgeBase, stdin: IO | None = None) -> Explain
 class _Chained(io.RawIOBase):
     """The sniffed head followed by the rest of the stream."""
 
-    def __init__(self, head: bytes, rest: IO[bytes]):
-        self._head, self._rest = head, rest
+    def __init__(self, head: bytes, rest: IO[bytes], at_eof: bool = False):
+        self._head, self._rest, self._eof = head, rest, at_eof
 
     def read(self, n: int = -1) -> bytes:
         if self._head:
             out, self._head = self._head, b""
             return out
-        return self._rest.read(n)
+        if self._eof:  # a terminal's end of input (Ctrl-D) is not sticky: never ask for a second one
+            return b""
+        out = self._rest.read(n)
+        self._eof = not out
+        return out
 
     def readable(self) -> bool:
         return True

@@ -11,6 +11,8 @@ FAIL_ON_WORDS = ("any", "platform", "none")
 
 def parse_fail_on(value: str) -> frozenset[str]:
     """The set of buckets whose findings fail the run."""
+    if not value.strip():  # "" must not quietly mean "none" (a CI variable that came out empty)
+        raise UsageError("--fail-on is empty: name buckets, 'platform', 'any', or 'none' to never fail")
     chosen: set[str] = set()
     for word in (w.strip() for w in value.split(",")):
         if not word:

@@ -9,14 +9,24 @@ from hfdiag.cli.app import app
 from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_option, rules_dir_option, verbose_option
 
 
+def _is_tty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 @app.command("explain")
 def explain_cmd(
     inputs: Optional[List[str]] = typer.Argument(
-        None, help="Files (text, logs or evidence bundles), - for stdin, or the URL of a Hub discussion, a Discourse "
-                   "topic or a GitHub issue."),
-    fact: Optional[List[str]] = typer.Option(None, "--fact", help="KEY=VALUE fact that overrides text-derived facts."),
+        None, metavar="FILE|URL",
+        help="Files (text, logs or evidence bundles), - for stdin, or the URL of a Hub discussion, a Discourse "
+             "topic or a GitHub issue."),
+    fact: Optional[List[str]] = typer.Option(
+        None, "--fact", metavar="KEY=VALUE",
+        help="A fact that overrides what the text says (keys: rules/facts.yaml, e.g. space.stage=RUNTIME_ERROR)."),
     fmt: str = format_option(),
-    markdown_flavor: str = markdown_flavor_option(),
+    markdown_flavor: Optional[str] = markdown_flavor_option(),
     fail_on: str = fail_on_option(),
     rules_dir: Optional[Path] = rules_dir_option(),
     verbose: bool = verbose_option(),
@@ -44,6 +54,10 @@ def explain_cmd(
         from hfdiag.errors import UsageError
 
         raise UsageError("stdin (-) can be read only once")
+    if "-" in names and _is_tty(env.stdin):
+        # a bare `hfdiag explain` in a terminal would otherwise sit there waiting, saying nothing
+        env.message("hfdiag: reading the text to classify from the terminal: paste it, then press Ctrl-D on an "
+                    "empty line (or name a FILE: hfdiag explain build.log)")
     urls = [n for n in names if looks_like_url(n)]
     secrets: list[str] = []
     threads = {}

@@ -28,6 +28,7 @@ class FactSpec:
     needs: str | None = None  # e.g. "owner token", "--zerogpu-call", "--transfer-file"
     context: bool | list = False  # describes the setting (who calls, which stage), not a symptom; a list
     # names the values that are context (space.stage RUNNING), other values being symptoms (BUILDING, PAUSED)
+    values: list | None = None  # the values a user may give with --fact (None: any value of the type)
 
 
 class FactCatalog:
@@ -67,8 +68,11 @@ def _load_catalog(path: Path) -> FactCatalog:
         if not isinstance(d, dict) or d.get("type") not in FACT_TYPES:
             raise RuleError(f"{path}: fact {key!r} needs a type ({', '.join(FACT_TYPES)})")
         ctx = d.get("context", False)
+        values = d.get("values")
+        if values is not None and not isinstance(values, list):
+            raise RuleError(f"{path}: fact {key!r}: values must be a list")
         specs[key] = FactSpec(key, d["type"], d.get("description", ""), d.get("probe"), d.get("needs"),
-                              ctx if isinstance(ctx, list) else bool(ctx))
+                              ctx if isinstance(ctx, list) else bool(ctx), values)
     return FactCatalog(specs)
 
 

@@ -24,12 +24,45 @@ from hfdiag.report import first_sentence
 _BUCKET_STYLE = {"healthy": "bold green", "inconclusive": "bold yellow"}
 
 
+def _indented(console, text, indent: int) -> None:
+    """A paragraph (str or rich Text) whose wrapped lines keep the indent of its first line."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    console.print(Padding(text if isinstance(text, Text) else Text(text), (0, 0, 0, indent)))
+
+
+def _bullets(console, items: list[str], indent: int = 2) -> None:
+    """`  - item` lines; a wrapped item continues under its text, not at column 0."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    for item in items:
+        table.add_row(" " * indent + "-", Text(item))
+    console.print(table)
+
+
+def _unique_references(findings: list[dict]) -> list[dict]:
+    seen: set[str] = set()
+    out = []
+    for f in findings:
+        for r in f["references"]:
+            if r["url"] not in seen:
+                seen.add(r["url"])
+                out.append(r)
+    return out
+
+
 def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
     import shutil
 
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     buf = io.StringIO()
     width = env.width or shutil.get_terminal_size((100, 24)).columns  # honours COLUMNS when piped
@@ -83,14 +116,13 @@ def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
     if findings:
         console.print("\n[bold]Interpretation[/] (rules that matched, winner first)")
         for f in findings:
-            tag = escape("[" + f["bucket"] + ", " + f["knowledge"] + "]")
-            console.print(f"  [bold]{f['id']}[/] {tag} {escape(f['title'])}")
-            console.print(f"    {escape(f['because'])}")
+            _indented(console, Text.assemble((f["id"], "bold"), f" [{f['bucket']}, {f['knowledge']}] {f['title']}"), 2)
+            _indented(console, f["because"], 4)
     cues = cue_lines(report)
     if cues:
         console.print("\n[bold]Text cues[/] (words seen in the input; the boundary they point to is interpreted)")
         for line in cues:
-            console.print(f"  {escape(line)}")
+            _indented(console, line, 2)
     near = near_misses(report)
     if near and (verbose or v["bucket"] == "inconclusive"):
         console.print("\n[bold]Undecided[/] (rules with some evidence and missing facts)")
@@ -103,27 +135,30 @@ def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
         steps += f["next_steps"]
     if steps:
         console.print("\n[bold]Next steps[/]")
-        for s in steps:
-            console.print(f"  - {escape(s)}")
+        _bullets(console, steps)
     raisers = raise_lines(report)
     if raisers:
         title = "Would decide it" if v["bucket"] == "inconclusive" else "Would make it firmer"
         console.print(f"\n[bold]{title}[/]")
-        for s in raisers:
-            console.print(f"  - {escape(s)}")
-    refs = [r for f in findings[:2] for r in f["references"]]
+        _bullets(console, raisers)
+    refs = _unique_references(findings[:2])
     if refs:
         console.print("\n[bold]References[/]")
-        for r in refs:
-            console.print(f"  - {escape(r.get('title', r['url']))}: {escape(r['url'])}")
+        _bullets(console, [f"{r.get('title', r['url'])}: {r['url']}" for r in refs])
 
     probes = report.get("probes") or []
     if probes:
         console.print("\n[bold]Probes[/]")
+        table = Table.grid(padding=(0, 1))
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True, justify="right")
+        table.add_column(overflow="fold")
         for p in probes:
-            err = f"  {escape(p['error'])}" if p.get("error") else ""
-            console.print(f"  {p['probe']:<10} {p['status']:<8} {p['duration_ms']:>8.0f} ms{err}")
+            table.add_row(f"  {p['probe']}", p["status"], f"{p['duration_ms']:.0f} ms", Text(p.get("error") or ""))
+        console.print(table)
     console.print(f"\n[dim]{escape(report['redaction']['summary'])}[/]")
-    text = Redactor().text(buf.getvalue())
+    # rich pads table cells and padded paragraphs to the width: no trailing blanks in a file or a forum paste
+    text = Redactor().text("\n".join(line.rstrip(" ") for line in buf.getvalue().split("\n")))
     env.stdout.write(text)
     env.stdout.flush()

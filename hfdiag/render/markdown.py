@@ -45,7 +45,7 @@ def md_inline(text) -> str:
 
 
 def code_block(lines: list[str]) -> str:
-    body = "\n".join(lines).replace("[/details]", "[/ details]")
+    body = "\n".join(line.rstrip() for line in lines).replace("[/details]", "[/ details]")  # no trailing blanks
     longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{body}\n{fence}"
@@ -145,5 +145,5 @@ def to_markdown(report: dict, flavor: str = "github") -> str:
 
 
 def render(report: dict, env: Environment, markdown_flavor: str = "github", **_) -> None:
-    env.stdout.write(to_markdown(report, markdown_flavor))
+    env.stdout.write(to_markdown(report, markdown_flavor or "github"))
     env.stdout.flush()
