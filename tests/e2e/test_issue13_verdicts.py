@@ -138,3 +138,26 @@ def test_dns_without_free_file_descriptors_is_a_local_error_not_servfail():
         """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.stdout.strip() == "error", proc.stderr
+
+
+def test_a_space_with_a_model_gets_the_transfer_hint():
+    report = json.loads(run_cli("check", "--sim", "healthy-large-model", "--quiet", "--format", "json").stdout)
+    assert report["verdict"]["bucket"] == "healthy"
+    assert "--transfer-file simuser/sim-model" in report["verdict"]["summary"]
+
+
+def test_outbound_failures_in_a_running_spaces_log_name_the_host_and_the_egress_command():
+    proc = run_cli("check", "--sim", "egress-run-log-connect-timeout", "--quiet", "--format", "json")
+    report = json.loads(proc.stdout)
+    assert (report["verdict"]["bucket"], report["verdict"]["rule"]) == ("egress", "HFD-EGR-007")
+    assert "api.telegram.org:443" in report["verdict"]["summary"]
+    steps = next(f for f in report["findings"] if f["id"] == "HFD-EGR-007")["next_steps"]
+    assert any("hfdiag egress api.telegram.org:443" in s for s in steps)
+    assert proc.returncode == 1
+
+
+def test_a_stalled_build_names_its_last_step():
+    report = json.loads(run_cli("check", "--sim", "builder-stalled-build-log", "--quiet", "--format", "json").stdout)
+    v = report["verdict"]
+    assert (v["bucket"], v["rule"]) == ("builder", "HFD-BLD-013")
+    assert "pip install --no-cache-dir -r requirements.txt" in v["summary"]
