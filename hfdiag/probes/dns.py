@@ -168,11 +168,11 @@ class DnsProbe:
             rows[host] = row
 
         await asyncio.gather(*(one(h) for h in hosts))
-        # A lookup that got no answer at all (timeout, local socket error) is asked once more, alone: under
-        # load a local resolver drops queries, and one lost packet must not become a DNS verdict.
+        # A lookup that got no answer at all (timeout, local socket error) is asked once more, after the first
+        # round: under load a local resolver drops queries, and one lost packet must not become a DNS verdict.
         again = [h for h in hosts if _local_failure(rows[h])]
-        for host in again:
-            await one(host)
+        if again:
+            await asyncio.gather(*(one(h) for h in again))
         ctx.say(self.name, f"{len(rows)} hosts resolved")
 
     def _record(self, result: ProbeResult, rows: dict, system: bool, second: str | None) -> None:
