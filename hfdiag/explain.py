@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from hfdiag.engine.cues import CueHit, cue_fact, hits_from_scan
 from hfdiag.engine.knowledge import KnowledgeBase
 from hfdiag.engine.verdict import Diagnosis, diagnose
 from hfdiag.errors import InputError, UsageError
@@ -27,6 +28,7 @@ class ExplainInput:
     probes: list[ProbeResult]
     text: TextInput | None
     bundle: Bundle | None = None
+    cue_hits: list[CueHit] = field(default_factory=list)
 
 
 def parse_fact_args(items: list[str], kb: KnowledgeBase) -> list[Fact]:
@@ -107,18 +109,24 @@ def read_input(name: str, kb: KnowledgeBase, stdin: IO | None = None) -> Explain
                 raise InputError(f"{name}: bundle is larger than {MAX_BUNDLE_BYTES // (1024 * 1024)} MB")
             bundle = Bundle.loads(data.decode("utf-8", errors="replace"), name)
             facts = list(bundle.facts)
+            hits: list[CueHit] = []
             # A bundle's kept text inputs are re-scanned, so improved signatures improve old bundles too.
             for ti in bundle.inputs:
                 res = kb.signatures.scan_text(ti.text, source=f"text:{ti.name}")
                 facts = res.fact_list() + facts
-            return ExplainInput(name, facts, bundle.probes, None, bundle)
+                hits += hits_from_scan(res, kb.cues, f"text:{ti.name}")
+            return ExplainInput(name, facts, bundle.probes, None, bundle, hits)
         source = "stdin" if name == "-" else Path(name).name
         res, kept = kb.signatures.scan_stream(_Chained(head, stream), source=f"text:{source}", keep_text=KEEP_TEXT_CHARS)
         facts = res.fact_list()
         facts.append(Fact("text.lines", res.lines, f"text:{source}", "observed"))
         if res.matched:
             facts.append(Fact("text.signatures", list(res.matched), f"text:{source}", "observed"))
-        return ExplainInput(name, facts, [], TextInput(source, kept, truncated=res.bytes > len(kept)))
+        hits = hits_from_scan(res, kb.cues, f"text:{source}")
+        if (cues := cue_fact(hits, f"text:{source}")) is not None:
+            facts.append(cues)
+        return ExplainInput(name, facts, [], TextInput(source, kept, truncated=res.bytes > len(kept)),
+                            cue_hits=hits)
     finally:
         if name != "-":
             stream.close()
@@ -150,7 +158,10 @@ def explain_one(inp: ExplainInput, kb: KnowledgeBase, overrides: list[Fact]) -> 
     reason = None
     if not any(not k.startswith("text.") for k in facts.values()):
         reason = "No known error message, status or log line was recognised in the input."
-    return diagnose(kb, facts, no_evidence_reason=reason)
+    hits = list(inp.cue_hits)
+    if inp.bundle is not None and not inp.bundle.inputs:
+        hits = None  # a live check's bundle: its rules decide, as they did live
+    return diagnose(kb, facts, no_evidence_reason=reason, cue_hits=hits)
 
 
 def explain_report(inp: ExplainInput, kb: KnowledgeBase, overrides: list[Fact], redactor: Redactor) -> dict:

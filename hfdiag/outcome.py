@@ -42,6 +42,8 @@ def exit_status(report: dict, fail_on: frozenset[str]) -> ExitStatus:
     failing = [f for f in report["findings"] if fails(f, fail_on)]
     if failing and bucket != "healthy":
         return ExitStatus.FINDING
+    if report["verdict"].get("basis") == "cues" and bucket in fail_on:  # a verdict from text cues alone
+        return ExitStatus.FINDING
     if bucket == "inconclusive" and fail_on:
         return ExitStatus.INCONCLUSIVE
     return ExitStatus.OK

@@ -47,21 +47,24 @@ def rules_show(rule_id: str = typer.Argument(..., metavar="ID"), rules_dir: Opti
 
 @rules_app.command("test")
 def rules_test(rules_dir: Optional[Path] = rules_dir_option()) -> int:
-    """Run every rule's and signature's inline tests."""
+    """Run every rule's, signature's and cue's inline tests."""
     from hfdiag.engine.knowledge import load_knowledge
 
     kb = load_knowledge(rules_dir)
     failures = kb.test()
-    n_tests = sum(len(r.tests) for r in kb.rules) + sum(len(s.tests) for s in kb.signatures.signatures)
+    n_sigs = sum(1 for s in kb.signatures.signatures if s.kind != "cue")
+    n_tests = (sum(len(r.tests) for r in kb.rules) + sum(len(s.tests) for s in kb.signatures.signatures)
+               + sum(len(c.tests) for c in kb.cues.cues))
     for f in failures:
         typer.echo(f"FAIL {f}", err=True)
-    typer.echo(f"{n_tests - len(failures)}/{n_tests} inline tests passed ({len(kb.rules)} rules, {len(kb.signatures)} signatures)")
+    typer.echo(f"{n_tests - len(failures)}/{n_tests} inline tests passed "
+               f"({len(kb.rules)} rules, {n_sigs} signatures, {len(kb.cues)} cues)")
     return 1 if failures else 0
 
 
 @rules_app.command("lint")
 def rules_lint(rules_dir: Optional[Path] = rules_dir_option()) -> int:
-    """Validate every rule, signature, chain and catalog file."""
+    """Validate every rule, signature, cue, chain and catalog file."""
     from hfdiag.engine.knowledge import KnowledgeBase
 
     d = _dir(rules_dir)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hfdiag.engine import conditions
 from hfdiag.engine.chains import lint_chains, load_chains
+from hfdiag.engine.cues import CueSet, load_cues, run_cue_tests
 from hfdiag.engine.data import BUCKETS, default_rules_dir, read_yaml
 from hfdiag.engine.rules import RuleSet, lint_dir, load_rules, run_inline_tests
 from hfdiag.engine.signatures import SignatureSet, load_signatures, run_signature_tests
@@ -124,7 +125,10 @@ class KnowledgeBase:
             raise RuleError(errs[0])
         self.derived = derived["derived"]
         self.rules: RuleSet = load_rules(rules_dir, known, self.chains, trusted=trusted)
-        self.signatures: SignatureSet = load_signatures(rules_dir / "signatures.yaml", known, trusted=trusted)[0]
+        sigs = load_signatures(rules_dir / "signatures.yaml", known, trusted=trusted)[0]
+        self.cues: CueSet = load_cues(rules_dir / "cues.yaml", known)[0]
+        # One scanner for both tiers: a text is read once, through one keyword prefilter.
+        self.signatures: SignatureSet = SignatureSet(sigs.signatures + self.cues.signatures())
 
     @staticmethod
     def lint(rules_dir: Path) -> list[str]:
@@ -150,6 +154,10 @@ class KnowledgeBase:
             problems += sig_problems
         except RuleError as e:
             problems.append(str(e))
+        try:
+            problems += load_cues(rules_dir / "cues.yaml", known, strict=False)[1]
+        except RuleError as e:
+            problems.append(str(e))
         return problems
 
     def test(self) -> list[str]:
@@ -158,6 +166,7 @@ class KnowledgeBase:
             for rule, t, got in run_inline_tests(self.rules)
         ]
         failures += run_signature_tests(self.signatures)
+        failures += run_cue_tests(self.cues, self.signatures)
         return failures
 
 

@@ -47,6 +47,7 @@ class Signature:
     bucket: str | None = None
     tests: list[dict] = field(default_factory=list)
     flags: int = re.IGNORECASE
+    kind: str = "signature"  # or "cue" (engine/cues.py): recorded in ScanResult.cue_hits, adds interpreted facts
 
     @cached_property
     def pattern(self) -> re.Pattern:
@@ -98,6 +99,7 @@ class ScanResult:
     lines: int = 0
     bytes: int = 0
     last_lines: deque = field(default_factory=lambda: deque(maxlen=20))
+    cue_hits: dict[str, str] = field(default_factory=dict)  # cue id -> the first line it fired on
 
     def fact_list(self) -> list[Fact]:
         return list(self.facts.values())
@@ -333,11 +335,13 @@ class SignatureSet:
             if line_end < 0:
                 line_end = n
             sigs = closure.get(data[s:e].lower()) or self._hit_sigs(data[s:e])
-            while True:  # further hits on the same line
-                s2, e = search(data, e, line_end)
-                if s2 < 0 or e <= s2:
+            cur = s + 1
+            while cur < line_end:  # further hits on the same line, overlapping ones included: "500 error" holds
+                s2, e2 = search(data, cur, line_end)  # the cue keyword "500" and the signature keyword "0 error"
+                if s2 < 0 or e2 <= s2:
                     break
-                sigs = set(sigs).union(closure.get(data[s2:e].lower()) or self._hit_sigs(data[s2:e]))
+                sigs = set(sigs).union(closure.get(data[s2:e2].lower()) or self._hit_sigs(data[s2:e2]))
+                cur = s2 + 1
             self._match_line(data, line_start, line_end, s, sigs, source, result)
             pos = line_end + 1
 
@@ -375,6 +379,12 @@ class SignatureSet:
             m = sig.pattern.search(line)
             if not m:
                 continue
+            if sig.kind == "cue":
+                if sig.id not in result.cue_hits:
+                    result.cue_hits[sig.id] = _excerpt(line, m)
+                    for key, value in sig.facts.items():
+                        result.facts.setdefault(key, Fact(key, value, f"cue:{sig.id}@{source}", "inferred"))
+                continue
             matched_any = True
             n = result.counts.get(sig.id, 0)
             result.counts[sig.id] = n + 1
@@ -386,6 +396,14 @@ class SignatureSet:
                 result.facts[key] = Fact(key, value, f"signature:{sig.id}@{source}", "observed")
         if matched_any:
             result.excerpts.append(line[:500])
+
+
+def _excerpt(line: str, m: re.Match, width: int = 160) -> str:
+    """The words around a cue's match: long pasted lines (a web page joins log lines) stay readable."""
+    start = max(0, m.start() - width // 4)
+    end = min(len(line), max(m.end(), start + width))
+    text = line[start:end].strip()
+    return ("…" if start > 0 else "") + text + ("…" if end < len(line) else "")
 
 
 def _has_all(text, groups) -> bool:
@@ -481,6 +499,8 @@ def run_signature_tests(sigset: SignatureSet) -> list[str]:
     Positive texts are also run through the whole set, so one signature's keywords cannot hide another's."""
     failures = []
     for sig in sigset.signatures:
+        if sig.kind == "cue":
+            continue  # cues carry their own tests (engine/cues.py: run_cue_tests)
         for t in sig.tests:
             if t.get("expect") and sig.id not in sigset.scan_text(t.get("text", "")).matched:
                 failures.append(f"{sig.id}: does not fire through the combined prefilter on {t.get('text', '')[:60]!r}")

@@ -314,6 +314,8 @@ class LogsProbe:
         for f in scan.fact_list():
             if f.key not in existing or prefix == "run_log":
                 result.replace_fact(f.key, f.value)
+        if scan.cue_hits:  # the text cues of `explain`, recorded as evidence (the rules decide a live check)
+            result.fact(f"{prefix}.cues", sorted(scan.cue_hits))
         if prefix == "run_log" and ctx.shared.get("logs.egress_markers"):  # markers are exact: they win over text
             from hfdiag.egress import facts_from_markers
 

@@ -9,6 +9,7 @@ from hfdiag.environment import Environment
 from hfdiag.redact import Redactor
 from hfdiag.render.text import (
     chain_line,
+    cue_lines,
     fact_value,
     grouped_facts,
     inferred_facts,
@@ -16,6 +17,7 @@ from hfdiag.render.text import (
     near_misses,
     needs_lines,
     observed_facts,
+    raise_lines,
 )
 from hfdiag.report import first_sentence
 
@@ -91,6 +93,11 @@ def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
             tag = escape("[" + f["bucket"] + ", " + f["knowledge"] + "]")
             console.print(f"  [bold]{f['id']}[/] {tag} {escape(f['title'])}")
             console.print(f"    {escape(f['because'])}")
+    cues = cue_lines(report)
+    if cues:
+        console.print("\n[bold]Text cues[/] (words seen in the input; the boundary they point to is interpreted)")
+        for line in cues:
+            console.print(f"  {escape(line)}")
     near = near_misses(report)
     if near and (verbose or v["bucket"] == "inconclusive"):
         console.print("\n[bold]Undecided[/] (rules with some evidence and missing facts)")
@@ -104,6 +111,12 @@ def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
     if steps:
         console.print("\n[bold]Next steps[/]")
         for s in steps:
+            console.print(f"  - {escape(s)}")
+    raisers = raise_lines(report)
+    if raisers:
+        title = "Would decide it" if v["bucket"] == "inconclusive" else "Would make it firmer"
+        console.print(f"\n[bold]{title}[/]")
+        for s in raisers:
             console.print(f"  - {escape(s)}")
     refs = [r for f in findings[:2] for r in f["references"]]
     if refs:

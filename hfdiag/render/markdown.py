@@ -18,7 +18,16 @@ import re
 
 from hfdiag.environment import Environment
 from hfdiag.redact import Redactor
-from hfdiag.render.text import chain_line, fact_value, inferred_facts, matched, needs_lines, observed_facts
+from hfdiag.render.text import (
+    chain_line,
+    cue_lines,
+    fact_value,
+    inferred_facts,
+    matched,
+    needs_lines,
+    observed_facts,
+    raise_lines,
+)
 from hfdiag.report import first_sentence
 
 MAX_FACT_ROWS = 30
@@ -113,6 +122,14 @@ def to_markdown(report: dict, flavor: str = "github") -> str:
     steps = [s for f in win for s in f["next_steps"]]
     if steps:
         out += ["**Next steps**", ""] + [f"- {md_inline(s)}" for s in steps] + [""]
+    raisers = raise_lines(report)
+    if raisers:
+        title = "Would decide it" if v["bucket"] == "inconclusive" else "Would make it firmer"
+        out += [f"**{title}**", ""] + [f"- {md_inline(s)}" for s in raisers] + [""]
+    cues = cue_lines(report)
+    if cues:
+        out += ["**Text cues** (words seen in the input; the boundary they point to is interpreted)", ""]
+        out += [f"- {md_inline(c)}" for c in cues] + [""]
     refs = [r for f in matched(report)[:2] for r in f["references"]]
     if refs:
         out += ["**References**", ""] + [f"- [{md_inline(r.get('title', r['url']))}]({r['url']})" for r in refs] + [""]

@@ -62,8 +62,13 @@ def test_gpu_task_aborted_before_the_function_with_the_charge_kept_is_settlement
     report = explain(text, "space.hardware=zero-a10g", "zerogpu.function_entered=false",
                      "zerogpu.charged_reservation=true")
     assert (report["verdict"]["bucket"], report["verdict"]["rule"]) == ("zerogpu-settlement", "HFD-ZGS-008")
-    assert statuses(report)["HFD-ZGQ-007"] == "vetoed"
-    ran = explain(text, "space.hardware=zero-a10g", "zerogpu.function_entered=true", "zerogpu.acquired=true")
+    assert statuses(report)["HFD-ZGQ-007"] != "match"
+    # even with a claim that the run was too long, a function that never ran vetoes the quota explanation
+    long = explain(text, "space.hardware=zero-a10g", "zerogpu.function_entered=false",
+                   "zerogpu.charged_reservation=true", "zerogpu.gpu_time_exceeded=true")
+    assert long["verdict"]["bucket"] == "zerogpu-settlement" and statuses(long)["HFD-ZGQ-007"] == "vetoed"
+    ran = explain(text, "space.hardware=zero-a10g", "zerogpu.function_entered=true", "zerogpu.acquired=true",
+                  "zerogpu.gpu_time_exceeded=true")
     assert ran["verdict"]["bucket"] == "zerogpu-quota"  # the documented kill of a running task stays quota
 
 
