@@ -103,18 +103,37 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
         facts.update(r.facts)
     extra_facts = _post_facts(results)
     facts.update(extra_facts)
-    no_evidence = None
-    if all(r.status != "ok" for r in results if r.probe in ("space", "route")):
-        no_evidence = "Neither the Hub API nor the Space origin gave usable evidence (see the probe errors)."
+    no_evidence = _no_evidence_reason(space_id, results, facts, bool(options.token))
+    from hfdiag.coverage import coverage, not_exercised_note
     from hfdiag.engine.verdict import diagnose
     from hfdiag.report import build_report
 
     if isinstance(kb, LazyKnowledge):
         kb = kb.get()
     diagnosis = diagnose(kb, facts, no_evidence_reason=no_evidence)
-    report = build_report(diagnosis, mode="check", target=space_id, redactor=redactor, probes=results)
+    rows = coverage(facts)
+    if diagnosis.verdict.bucket == "healthy" and not_exercised_note(rows):
+        diagnosis.verdict.summary += " " + not_exercised_note(rows)
+    report = build_report(diagnosis, mode="check", target=space_id, redactor=redactor, probes=results,
+                          extra={"coverage": rows})
     return CheckResult(space_id, results, report, redactor, extra_facts, bool(ctx.shared.get("_interrupted")),
                        http.requests_sent)
+
+
+def _no_evidence_reason(space_id: str, results: list[ProbeResult], facts: FactSet, token: bool) -> str | None:
+    """The verdict line when no rule can conclude: a Space the Hub does not show gets its own clear sentence."""
+    space = next((r for r in results if r.probe == "space"), None)
+    if facts.get("space.exists") is False:
+        code = (space.error or "").partition("(404 ")[2].rstrip(")") or "RepoNotFound"
+        who = "the token used cannot see it" if token else "no token was given"
+        return (f"Space {space_id} was not found (404 {code}): it does not exist, it is private and {who}, or the "
+                "id is misspelled (owner/name, as in the Space URL). Check the id, or run with the owner's token.")
+    if space is not None and space.status == "denied" and facts.get("space.api_status") == 401 and not token:
+        return (f"Space {space_id} is not visible without a token (401): it does not exist or it is private. "
+                "Run with a token (HF_TOKEN) that can see it.")
+    if all(r.status != "ok" for r in results if r.probe in ("space", "route")):
+        return "Neither the Hub API nor the Space origin gave usable evidence (see the probe errors)."
+    return None
 
 
 class DaemonExecutor(concurrent.futures.ThreadPoolExecutor):

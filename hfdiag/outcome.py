@@ -31,12 +31,17 @@ def parse_fail_on(value: str) -> frozenset[str]:
     return frozenset(chosen)
 
 
+def fails(finding: dict, fail_on: frozenset[str]) -> bool:
+    """A matching finding fails the run when its bucket is in `fail_on`, unless it is context (`background`) or
+    documented behaviour that needs no fix (`explained` at severity `info`: a sleeping or owner-paused Space)."""
+    informational = finding["knowledge"] == "explained" and finding["severity"] == "info"
+    return (finding["status"] == "match" and finding["bucket"] in fail_on and not informational
+            and finding["knowledge"] != "background")
+
+
 def exit_status(report: dict, fail_on: frozenset[str]) -> ExitStatus:
     bucket = report["verdict"]["bucket"]
-    failing = [
-        f for f in report["findings"]
-        if f["status"] == "match" and f["knowledge"] != "background" and f["bucket"] in fail_on
-    ]
+    failing = [f for f in report["findings"] if fails(f, fail_on)]
     if failing and bucket != "healthy":
         return ExitStatus.FINDING
     if report["verdict"].get("basis") == "cues" and bucket in fail_on:  # a verdict from text cues alone

@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _rule(rid, bucket, when, **extra):
     tests = [{"facts": {}, "expect": "inconclusive"}, {"facts": {}, "expect": "match"}, {"facts": {}, "expect": "no_match"}]
+    if extra.get("vetoes"):
+        tests.append({"facts": {}, "expect": "vetoed"})
     data = {"id": rid, "bucket": bucket, "title": f"{bucket} rule", "when": when,
             "because": f"{bucket} because {{space.stage}}", "tests": tests, **extra}
     if data.get("knowledge") == "explained":
@@ -154,3 +156,23 @@ def test_context_alone_does_not_make_a_rule_undecided(make_kb):
     kb = make_kb([_rule("HFD-ZGI-001", "zerogpu-identity", when)])
     d = diagnose(kb, fs(space__stage="RUNNING", auth__token_present=True))
     assert d.verdict.bucket == "inconclusive" and d.verdict.needs == [] and d.findings == []
+
+
+def test_a_vetoed_rule_cannot_win_and_is_listed_with_its_reason(make_kb):
+    narrow = _rule("HFD-RT-001", "runtime", {"fact": "space.stage", "op": "eq", "value": "RUNNING"},
+                   vetoes=[{"when": {"fact": "route.nonce_in_run_log", "op": "eq", "value": True},
+                            "because": "nonce seen while {space.stage}"}])
+    broad = _rule("HFD-BLD-001", "builder", {"fact": "space.stage", "op": "eq", "value": "RUNNING"})
+    kb = make_kb([narrow, broad])
+    plain = diagnose(kb, FactSet([Fact("space.stage", "RUNNING", "t")]))
+    assert plain.verdict.rule == "HFD-RT-001"  # narrowest boundary first, while nothing contradicts it
+    vetoed = diagnose(kb, FactSet([Fact("space.stage", "RUNNING", "t"), Fact("route.nonce_in_run_log", True, "t")]))
+    assert vetoed.verdict.rule == "HFD-BLD-001"
+    last = vetoed.findings[-1].to_dict()
+    assert (last["id"], last["status"], last["vetoed_because"]) == ("HFD-RT-001", "vetoed", "nonce seen while RUNNING")
+
+
+def test_an_unknown_veto_does_not_veto(make_kb):
+    rule = _rule("HFD-RT-001", "runtime", {"fact": "space.stage", "op": "eq", "value": "RUNNING"},
+                 vetoes=[{"when": {"fact": "route.nonce_in_run_log", "op": "eq", "value": True}, "because": "x"}])
+    assert diagnose(make_kb([rule]), FactSet([Fact("space.stage", "RUNNING", "t")])).verdict.rule == "HFD-RT-001"

@@ -26,7 +26,7 @@ def test_each_boundary_has_three_fully_tested_rules(bucket):
     rules = [r for r in kb.rules if r.bucket == bucket]
     assert len(rules) >= 3
     for r in rules:
-        assert {t["expect"] for t in r.tests} == {"match", "no_match", "inconclusive"}, r.id
+        assert {t["expect"] for t in r.tests} >= {"match", "no_match", "inconclusive"}, r.id
 
 
 def test_explained_rules_cite_a_reference_and_ids_are_unique():

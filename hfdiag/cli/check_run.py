@@ -17,6 +17,7 @@ from hfdiag.exit_status import ExitStatus
 if TYPE_CHECKING:
     from hfdiag.cli.early_check import EarlyStart
 
+SIM_ROLES = ("owner", "other", "pro", "anonymous")  # the simulator's callers (hfdiag/sim/state.py USERS)
 REPORT_RESERVE_S = 0.5  # diagnosis, rendering and exit after the probes' deadline
 
 
@@ -35,8 +36,8 @@ def _check_values(a: dict) -> None:
         raise UsageError("--timeout must be positive")
     if a["concurrency"] < 1 or a["route_requests"] < 1:
         raise UsageError("--concurrency and --route-requests must be at least 1")
-    if a["sim_as"] not in ("owner", "other", "anonymous"):
-        raise UsageError("--sim-as must be owner, other or anonymous")
+    if a["sim_as"] not in SIM_ROLES:
+        raise UsageError("--sim-as must be " + ", ".join(SIM_ROLES[:-1]) + " or " + SIM_ROLES[-1])
     if a["zerogpu_data"] is not None:
         try:
             data = json.loads(a["zerogpu_data"])

@@ -23,7 +23,7 @@ def check_cmd(
     bundle: Optional[Path] = typer.Option(None, "--bundle", help="Write the redacted evidence bundle to this file."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write the JSON report to this file (JSON Lines for several Spaces), whatever --format says."),
     sim: Optional[str] = typer.Option(None, "--sim", help="Run against the embedded simulator with this scenario."),
-    sim_as: str = typer.Option("owner", "--sim-as", help="With --sim: call as owner, other (a non-owner token) or anonymous."),
+    sim_as: str = typer.Option("owner", "--sim-as", help="With --sim: call as owner, other (a non-owner token), pro (a PRO non-owner) or anonymous."),
     dns_server: Optional[str] = typer.Option(None, "--dns-server", help="DNS server HOST[:PORT] instead of the system resolver."),
     status_url: Optional[str] = typer.Option(None, "--status-url", help="Status page JSON (default: the public Hugging Face status page)."),
     concurrency: int = typer.Option(4, "--concurrency", help="How many Spaces are checked at once."),

@@ -73,7 +73,7 @@ def resolve_target(a: dict, environ: dict, sim=None, sim_role: str = "owner") ->
     from hfdiag.cli.validate import check_dns_server
 
     if sim is not None:
-        token = None if sim_role == "anonymous" else sim.tokens["owner" if sim_role == "owner" else "other"]
+        token = None if sim_role == "anonymous" else sim.tokens[sim_role]
         source = f"--sim-as {sim_role}"
         if a.get("token"):
             token, source = a["token"], "--token"

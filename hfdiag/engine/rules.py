@@ -16,10 +16,11 @@ ID_RX = re.compile(r"^HFD-[A-Z]{2,4}-\d{3}$")
 SEVERITIES = ("info", "warning", "error", "critical")
 CONFIDENCES = ("high", "medium", "low")
 KNOWLEDGE = ("explained", "suspicious", "background")
-EXPECTS = ("match", "no_match", "inconclusive")
+EXPECTS = ("match", "no_match", "inconclusive", "vetoed")
+_REQUIRED_EXPECTS = {"match", "no_match", "inconclusive"}
 _RULE_KEYS = {
     "id", "bucket", "title", "severity", "confidence", "knowledge", "chain", "hop", "when", "because",
-    "next_steps", "references", "tests", "description",
+    "next_steps", "references", "tests", "description", "vetoes",
 }
 _TEMPLATE_RX = re.compile(r"\{([A-Za-z0-9_.]+)(?::%)?\}")
 
@@ -39,6 +40,9 @@ class Rule:
     next_steps: list[str] = field(default_factory=list)
     references: list[dict] = field(default_factory=list)
     tests: list[dict] = field(default_factory=list)
+    # Counter-evidence: [{when: condition, because: text}]. A matching rule whose veto holds (true, not
+    # unknown) cannot win: stronger evidence contradicts the story it tells (docs/architecture.md).
+    vetoes: list[dict] = field(default_factory=list)
     path: str = ""
 
     def render_because(self, facts: FactSet) -> str:
@@ -97,8 +101,9 @@ def render_template(template: str, facts: FactSet) -> str:
 @dataclass
 class RuleOutcome:
     rule: Rule
-    status: str  # match | no_match | inconclusive
+    status: str  # match | no_match | inconclusive | vetoed (matched, but counter-evidence holds)
     evaluation: conditions.Evaluation
+    vetoed_because: str | None = None
 
     @property
     def missing_facts(self) -> list[str]:
@@ -108,6 +113,10 @@ class RuleOutcome:
 def evaluate_rule(rule: Rule, facts: FactSet) -> RuleOutcome:
     ev = conditions.evaluate(rule.when, facts)
     status = "match" if ev.result is True else "no_match" if ev.result is False else "inconclusive"
+    if status == "match":
+        for veto in rule.vetoes:
+            if conditions.evaluate(veto["when"], facts).result is True:
+                return RuleOutcome(rule, "vetoed", ev, render_template(veto["because"], facts))
     return RuleOutcome(rule, status, ev)
 
 
@@ -117,7 +126,8 @@ def _as_rule(data: dict, path: Path) -> Rule:
         because=data.get("because", ""), severity=data.get("severity", "error"),
         confidence=data.get("confidence", "medium"), knowledge=data.get("knowledge", "suspicious"),
         chain=data.get("chain"), hop=data.get("hop"), next_steps=list(data.get("next_steps") or []),
-        references=list(data.get("references") or []), tests=list(data.get("tests") or []), path=str(path),
+        references=list(data.get("references") or []), tests=list(data.get("tests") or []),
+        vetoes=list(data.get("vetoes") or []), path=str(path),
     )
 
 
@@ -165,6 +175,7 @@ def lint_rule_data(data: Any, path: Path, known_fact=None, chains: dict | None =
         errs.append(f"{p}: 'when' condition is required")
     else:
         errs += [f"{p}: {e}" for e in conditions.validate(data["when"], "when", known_fact)]
+    errs += _lint_vetoes(data.get("vetoes"), p, known_fact)
     tests = data.get("tests")
     if not isinstance(tests, list) or not tests:
         errs.append(f"{p}: inline tests are required")
@@ -175,8 +186,27 @@ def lint_rule_data(data: Any, path: Path, known_fact=None, chains: dict | None =
                 errs.append(f"{p}: tests[{i}] needs facts (mapping) and expect ({'/'.join(EXPECTS)})")
                 continue
             seen.add(t["expect"])
-        if bucket not in ("healthy",) and not errs and seen != set(EXPECTS):
+        if bucket not in ("healthy",) and not errs and not _REQUIRED_EXPECTS <= seen:
             errs.append(f"{p}: tests must cover match, no_match and inconclusive (have {sorted(seen)})")
+        if data.get("vetoes") and not errs and "vetoed" not in seen:
+            errs.append(f"{p}: a rule with vetoes needs a test that expects vetoed")
+    return errs
+
+
+def _lint_vetoes(vetoes: Any, p: str, known_fact) -> list[str]:
+    if vetoes is None:
+        return []
+    if not isinstance(vetoes, list):
+        return [f"{p}: vetoes must be a list of {{when, because}}"]
+    errs: list[str] = []
+    for i, v in enumerate(vetoes):
+        if not isinstance(v, dict) or set(v) != {"when", "because"} or not isinstance(v.get("because"), str):
+            errs.append(f"{p}: vetoes[{i}] needs exactly 'when' (a condition) and 'because' (text)")
+            continue
+        errs += [f"{p}: {e}" for e in conditions.validate(v["when"], f"vetoes[{i}].when", known_fact)]
+        for m in _TEMPLATE_RX.finditer(v["because"]):
+            if known_fact and not known_fact(m.group(1)):
+                errs.append(f"{p}: vetoes[{i}].because uses undeclared fact {m.group(1)!r}")
     return errs
 
 

@@ -6,6 +6,7 @@ Precedence (documented in docs/architecture.md and rules/precedence.yaml, tested
    (the request reached user code and user code failed);
 3. otherwise the narrowest boundary wins (earliest in `narrow_to_broad`);
 4. ties: confidence, then the number of true leaves, then the rule id.
+Before any of this, a rule whose counter-evidence (`vetoes`) holds is out of the contest (status `vetoed`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class Finding:
             "references": list(r.references),
             "missing_facts": self.outcome.missing_facts,
         }
+        if self.outcome.vetoed_because:
+            d["vetoed_because"] = self.outcome.vetoed_because
         if with_trace:
             d["trace"] = [leaf.to_dict() for leaf in self.outcome.evaluation.leaves]
         return d
@@ -211,7 +214,7 @@ def diagnose(kb: KnowledgeBase, facts: FactSet, no_evidence_reason: str | None =
             "inconclusive", "low", None, None,
             no_evidence_reason or "No rule matched the evidence: nothing here names a boundary.",
         )
-    findings = ordered + sorted(near, key=lambda f: _sort_key(kb, f))
+    findings = ordered + sorted(near, key=lambda f: _sort_key(kb, f)) + vetoed_findings(kb, facts, outcomes)
     tally = None
     if cue_hits is not None:
         tally = kb.cues.tally(cue_hits + kb.cues.fact_hits(facts))
@@ -289,6 +292,13 @@ def _raisers(kb: KnowledgeBase, buckets: list[str], near: list[Finding]) -> list
 
 def _separator(b1: str, b2: str) -> str:
     return f"to separate them: {_DECIDERS.get(b1, b1)}; {_DECIDERS.get(b2, b2)}."
+
+
+def vetoed_findings(kb: KnowledgeBase, facts: FactSet, outcomes: list[RuleOutcome]) -> list[Finding]:
+    """Rules that matched but whose counter-evidence holds: never a winner, listed last so the report shows
+    which story the evidence ruled out and why (docs/architecture.md, "Evidence strength")."""
+    vetoed = [o for o in outcomes if o.status == "vetoed"]
+    return [Finding(o, o.rule.render_because(facts)) for o in sorted(vetoed, key=lambda o: o.rule.id)]
 
 
 _POSITIVE_OPS = ("eq", "in", "gt", "gte", "lt", "lte", "matches", "contains")

@@ -168,6 +168,11 @@ class DnsProbe:
             rows[host] = row
 
         await asyncio.gather(*(one(h) for h in hosts))
+        # A lookup that got no answer at all (timeout, local socket error) is asked once more, after the first
+        # round: under load a local resolver drops queries, and one lost packet must not become a DNS verdict.
+        again = [h for h in hosts if _local_failure(rows[h])]
+        if again:
+            await asyncio.gather(*(one(h) for h in again))
         ctx.say(self.name, f"{len(rows)} hosts resolved")
 
     def _record(self, result: ProbeResult, rows: dict, system: bool, second: str | None) -> None:
@@ -193,6 +198,8 @@ class DnsProbe:
         result.fact("dns.resolver", primary_name)
         result.fact("dns.hub_failing", any(rows[h]["role"] == "hub" for h in failing))
         result.fact("dns.cdn_failing", any(rows[h]["role"] == "cdn" for h in failing))
+        if failing:
+            result.fact("dns.failing_local", all(_local_failure(rows[h]) for h in failing))
         if details:
             result.fact("dns.failing_detail", "; ".join(details)[:400])
         if system and second:
@@ -201,6 +208,14 @@ class DnsProbe:
         if disagree:
             result.detail["disagreements"] = disagree
         result.excerpts = [f"{d}" for d in details[:8]] + [f"resolvers disagree: {d}" for d in disagree[:4]]
+
+
+LOCAL_OUTCOMES = ("timeout", "error")  # no DNS server said anything: the failure may be this machine's
+
+
+def _local_failure(row: dict) -> bool:
+    prim = row.get("system") or row.get("second")
+    return prim is not None and prim.outcome in LOCAL_OUTCOMES
 
 
 def _endpoint_host(ctx: ProbeContext) -> str:

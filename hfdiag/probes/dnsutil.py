@@ -86,7 +86,13 @@ async def resolve_using(r, host: str, rdtype: str = "A", timeout: float = 3.0, w
         out.outcome = "nodata"
     except dns.resolver.NoNameservers as e:
         text = str(e)
-        out.outcome = "refused" if "REFUSED" in text else "servfail"
+        errors = e.kwargs.get("errors") or []
+        if errors and all(isinstance(err[3], OSError) for err in errors):
+            # no server answered at all: the socket failed here (e.g. EMFILE when `ulimit -n` is exhausted),
+            # which is not a SERVFAIL from the network
+            out.outcome = "error"
+        else:
+            out.outcome = "refused" if "REFUSED" in text else "servfail"
         out.error = text[:200]
     except dns.exception.Timeout:
         out.outcome = "timeout"

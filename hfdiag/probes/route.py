@@ -83,7 +83,10 @@ class RouteProbe:
     async def _one(self, ctx: ProbeContext, base: str, nonce: str, i: int) -> dict:
         url = f"{base}/?hfdiag_nonce={nonce}&i={i}"
         try:
-            res = await ctx.http.request("GET", url, max_body=256 * 1024, deadline=min(10.0, self.timeout / 2))
+            # not followed: a redirect (to a login page on another host, say) is the app's answer, and only the
+            # first hop's x-proxied-* headers tell who made it
+            res = await ctx.http.request("GET", url, max_body=256 * 1024, deadline=min(10.0, self.timeout / 2),
+                                         follow=False)
         except HttpFailure as e:
             return {"i": i, "error": str(e), "kind": e.kind}
         proxied = all(h in res.headers for h in PROXIED[:1])

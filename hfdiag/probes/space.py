@@ -116,6 +116,9 @@ class SpaceProbe:
             ctx.shared["space.host"] = host.rstrip("/")
             if info.get("private"):
                 ctx.http.allow_token_for(host)
+        models = [m for m in info.get("models") or [] if isinstance(m, str)] if isinstance(info.get("models"), list) else []
+        if models:
+            result.fact("space.models", models[:5])
         siblings = info.get("siblings") if isinstance(info.get("siblings"), list) else []
         ctx.shared["space.siblings"] = [s for s in siblings if isinstance(s, dict)]
         ctx.shared["space.info"] = {"sdk": info.get("sdk"), "subdomain": info.get("subdomain")}

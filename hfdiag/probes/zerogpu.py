@@ -32,6 +32,10 @@ BLACKWELL_FACTOR = 1.5  # duration_factor on Blackwell `large`; xlarge is x2 wit
 STREAM_IDLE_S = 45.0  # heartbeats come every 15 s: three missed ones end the stream
 MAX_MESSAGES = 5000
 SETTLE_SLACK_S = 5.0
+# How long after a call hfdiag must watch the quota before "the reservation stayed charged" is an observation:
+# when a refund lands is not documented (reference/gradio-zerogpu.md), so shorter waits say "not observed".
+# HFDIAG_SETTLE_MIN_S overrides it (the simulator refunds within a second).
+SETTLE_MIN_S = 60.0
 NO_GPU_KINDS = ("no_gpu_token", "no_gpu_anon", "no_gpu_client")
 REFUSED_WITH_TOKEN = ("quota_exceeded", "runs_limit", "no_gpu_token", "illegal_duration", "pending_credits")
 NO_TOKEN_KINDS = ("space_limit", "no_gpu_anon")
@@ -568,6 +572,9 @@ class ZeroGpuProbe:
             result.fact("zerogpu.charged_settled_s", charged_settled)
             if charged is not None:
                 result.fact("zerogpu.refunded", charged_settled < charged - 0.5)
+        if charged is not None:
+            result.fact("zerogpu.settle_wait_s", _int_or_float(opts_settle_wait(ctx)))
+            result.fact("zerogpu.settle_observed", settled is not None and opts_settle_wait(ctx) >= settle_min_s(ctx))
         final = charged_settled if charged_settled is not None else charged
         candidates = [int(requested)] if isinstance(requested, (int, float)) else [
             int(DEFAULT_DURATION_S * BLACKWELL_FACTOR), DEFAULT_DURATION_S * 2, DEFAULT_DURATION_S]
@@ -634,3 +641,16 @@ def _other_call(marker: dict, event_id: str | None) -> bool:
     mid = marker.get("id")
     return bool(event_id and isinstance(mid, str) and re.fullmatch(r"[0-9a-f]{32}", mid) and mid != event_id)
 
+
+def opts_settle_wait(ctx: ProbeContext) -> float:
+    return float(ctx.options.settle_wait or 0.0)
+
+
+def settle_min_s(ctx: ProbeContext) -> float:
+    import os
+
+    raw = ctx.options.extra.get("environ", os.environ).get("HFDIAG_SETTLE_MIN_S")
+    try:
+        return float(raw) if raw else SETTLE_MIN_S
+    except ValueError:
+        return SETTLE_MIN_S

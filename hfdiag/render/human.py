@@ -91,6 +91,13 @@ def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
             chains.add_row(escape(c["title"]), escape(chain_line(c, ascii_only=not env.colour)), stop)
         console.print(chains)
 
+    cover = report.get("coverage") or []
+    if cover:
+        console.print("\n[bold]Exercised / not exercised[/]")
+        for row in cover:
+            mark = "+" if row["exercised"] else "-"
+            console.print(f"  {mark} {escape(row['chain']):<9} {escape(row['detail'])}")
+
     obs = observed_facts(report)
     if obs:
         console.print("\n[bold]Observed[/] (what the probes and inputs showed)")

@@ -9,11 +9,13 @@ from .scenario import list_scenarios, load_scenario
 
 
 def print_list(out: TextIO) -> None:
-    """`hfdiag sim --list`: one scenario a line, name, expected bucket and description."""
+    """`hfdiag sim --list`: per scenario, name, expected bucket and description, then the command that
+    reproduces it (every flag it needs included)."""
     scs = list_scenarios()
     width = max(len(s.name) for s in scs)
     for s in scs:
         out.write(f"{s.name:<{width}}  {s.expect['bucket']:<18}  {s.description}\n")
+        out.write(f"{'':<{width}}  $ {s.check_command()}\n")
 
 
 def serve(scenario: str, port: int | None, out: TextIO, stop: threading.Event | None = None) -> None:
@@ -36,7 +38,8 @@ def serve(scenario: str, port: int | None, out: TextIO, stop: threading.Event | 
         out.write(f"  expected verdict: {sc.expect['bucket']}"
                   + (f" (first missing hop {sc.expect['first_missing_hop']})" if sc.expect['first_missing_hop'] else "")
                   + "\n\nRun:\n")
-        out.write(f"  {sim.check_command(token='owner')}\n\nPress Ctrl-C to stop.\n")
+        out.write(f"  {sim.check_command(token='owner', extra=sc.check)}\n")
+        out.write(f"or, with the simulator embedded:\n  {sc.check_command()}\n\nPress Ctrl-C to stop.\n")
         out.flush()
         ev = stop or threading.Event()
         try:

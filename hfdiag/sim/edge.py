@@ -131,6 +131,10 @@ async def _proxy(sim: SimState, space: SpaceState, scope, receive, send, role: s
     nonce = parse_qs(qs).get("hfdiag_nonce", [None])[0]
     if nonce and space.knob("app.request_markers"):
         space.run_log.append(marker("request", nonce=nonce, path=scope["path"]))
+    redirect = space.knob("app.redirect_to")
+    if redirect and scope["path"] == "/":
+        await Response(b"", status_code=302, headers={"location": redirect})(inner, receive, edge_send)
+        return
     app = GradioApp(sim, space)
     resp = await app.handle(request)
     if isinstance(resp, AppError500):

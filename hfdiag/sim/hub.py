@@ -169,7 +169,7 @@ def space_info(sim: SimState, space: SpaceState, request: Request) -> dict:
                                                              else None),
                          "app_file": "app.py", "pinned": False},
             "siblings": _siblings(space, request.query_params.get("blobs") == "true"),
-            "runtime": space.runtime(), "models": [], "datasets": [], "usedStorage": 15234, "trendingScore": 0}
+            "runtime": space.runtime(), "models": list(space.spec.models), "datasets": [], "usedStorage": 15234, "trendingScore": 0}
     if info["cardData"]["sdk_version"] is None:
         del info["cardData"]["sdk_version"]
     expand = request.query_params.getlist("expand")

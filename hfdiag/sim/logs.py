@@ -139,6 +139,13 @@ def build_lines(preset, sha: str, t0: float) -> list[tuple[float, str]]:
         "--> Pushing image", "DONE 2.4s", "",
         "--> Exporting cache", "DONE 0.8s", "",
     ]
+    if preset == "build-stalled":
+        # the builder stops in the middle of the pip step and never writes another line
+        steps = steps[:11] + [
+            "--> RUN --mount=target=requirements.txt,source=requirements.txt \tpip install --no-cache-dir -r requirements.txt",
+            "Collecting torch==2.5.1 (from -r requirements.txt (line 1))",
+            "  Downloading torch-2.5.1-cp310-cp310-manylinux1_x86_64.whl (906.4 MB)",
+        ]
     if preset == "build-error":
         steps = steps[:11] + [
             "--> RUN --mount=target=requirements.txt,source=requirements.txt \tpip install --no-cache-dir -r requirements.txt",

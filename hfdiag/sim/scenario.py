@@ -140,6 +140,8 @@ KNOBS: dict[str, tuple[Any, Any, str]] = {
     "app.exception": ("ZeroDivisionError: division by zero", _str, "exception line of the app's 500 traceback"),
     "app.request_markers": (False, _bool, "app writes hfdiag-marker request lines for requests with a nonce"),
     "app.access_log": (True, _bool, "container writes a uvicorn access line per request to the run log"),
+    "app.redirect_to": (None, _opt_str, "the app answers / with a 302 to this URL (e.g. a login page on another "
+                        "host); the edge adds its x-proxied-* headers as for any app answer"),
     # gradio
     "gradio.version": ("5.49.1", _str, "gradio version: 4.x has no api_prefix; >=6.13 sends error dicts on /call"),
     "gradio.heartbeat_s": (15.0, _num, "heartbeat interval on queue/data and /call streams"),
@@ -166,6 +168,8 @@ KNOBS: dict[str, tuple[Any, Any, str]] = {
                            "no-GPU reservations: settle (refund now), charged (never refunded), refund_after"),
     "zerogpu.refund_after_s": (60.0, _num, "delay of the refund with settlement=refund_after"),
     "zerogpu.markers": (False, _bool, "the app writes hfdiag-marker gpu.enter/gpu.exit lines"),
+    "zerogpu.abort_before_entry": (False, _bool, "with outcome worker_aborted: the task is aborted before the GPU "
+                                   "function is entered (no gpu.enter marker; the reservation is kept) [UNVERIFIED]"),
     "zerogpu.worker_exception": ("RuntimeError", _str, "class name of the exception raised in the worker"),
     "zerogpu.worker_traceback": ("sm120", _str_or_list, "traceback written to the run log on a worker error"),
     "zerogpu.base": ({"anonymous": 120, "regular": 300, "pro": 2400, "space": 100000}, _dict,
@@ -204,10 +208,14 @@ KNOBS: dict[str, tuple[Any, Any, str]] = {
     "fleet.mix": ({"healthy": 1.0}, _dict, "shares of healthy/sleeping/runtime_error/building/paused in the fleet"),
 }
 SPACE_PREFIXES = ("edge.", "app.", "gradio.", "zerogpu.", "logs.")
-TOP_KEYS = {"name", "description", "expect", "expect_without_token", "knobs", "faults", "spaces", "repos", "notes"}
+TOP_KEYS = {"name", "description", "expect", "expect_without_token", "knobs", "faults", "spaces", "repos", "notes",
+            "check"}
+# What `check` needs besides `--sim NAME` to reproduce a scenario (a caller role, an opt-in probe); never where the
+# requests go or whose token: --sim decides that.
+CHECK_ARGS_FORBIDDEN = ("--sim", "--endpoint", "--token", "--dns-server", "--status-url")
 SPACE_KEYS = {"id", "sdk", "stage", "hardware", "hardware_requested", "private", "error_message", "subdomain",
               "sha", "gc_timeout", "replicas", "dev_mode", "build_log", "run_log", "stage_minutes", "knobs",
-              "title", "emoji", "sdk_version", "files", "owner"}
+              "title", "emoji", "sdk_version", "files", "owner", "models"}
 REPO_KEYS = {"id", "type", "private", "files"}
 FILE_KEYS = {"path", "size", "backend"}
 STAGES_KNOWN = ("NO_APP_FILE CONFIG_ERROR BUILDING BUILD_ERROR RUNNING RUNNING_BUILDING RUNTIME_ERROR DELETING "
@@ -240,6 +248,7 @@ class SpaceSpec:
     sdk_version: str | None = None
     files: list | None = None
     owner: str = "owner"
+    models: list = field(default_factory=list)  # model repos the Space declares (the API's `models`)
     knobs: dict = field(default_factory=dict)
 
     @property
@@ -259,6 +268,13 @@ class Scenario:
     repos: list[dict] = field(default_factory=list)
     notes: str | None = None
     source: str | None = None
+    check: list[str] = field(default_factory=list)
+
+    def check_command(self) -> str:
+        """The full `hfdiag check` command that reproduces this scenario against the embedded simulator."""
+        import shlex
+
+        return shlex.join(["hfdiag", "check", "--sim", self.name, *self.check])
 
     def knob(self, name: str, space: SpaceSpec | None = None) -> Any:
         """Effective value of a knob: per-Space value, else scenario value, else default."""
@@ -380,12 +396,18 @@ def parse_scenario(data: Any, source: str = "<data>") -> Scenario:
             if set(f) - FILE_KEYS or "path" not in f:
                 raise ScenarioError(f"{where}: bad file entry {f!r}")
         repos.append(r)
+    check = data.get("check") or []
+    if not isinstance(check, list) or not all(isinstance(a, str) for a in check):
+        raise ScenarioError(f"{where}: check must be a list of command-line arguments")
+    bad = [a for a in check if a.split("=", 1)[0] in CHECK_ARGS_FORBIDDEN]
+    if bad:
+        raise ScenarioError(f"{where}: check must not set {bad[0].split('=', 1)[0]} (--sim decides it)")
     sc = Scenario(name=str(data["name"]), description=data["description"].strip(),
                   expect=_check_expect(data["expect"], where),
                   expect_without_token=(_check_expect(data["expect_without_token"], where)
                                         if data.get("expect_without_token") else None),
                   knobs=dict(knobs), faults=dict(faults), spaces=spaces, repos=repos, notes=data.get("notes"),
-                  source=source)
+                  source=source, check=list(check))
     if sc.knobs.get("fleet.count"):
         _add_fleet(sc)
     if not sc.spaces:

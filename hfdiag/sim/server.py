@@ -360,9 +360,18 @@ class Simulator:
     def dns_queries(self) -> list[tuple[str, str, str]]:
         return list(self.dns.queries) if self.dns else []
 
-    def check_command(self, space_id: str | None = None, token: str | None = None) -> str:
-        """The `hfdiag check` line for this simulator (token: None, or 'owner'/'other'/'pro' to prefix HF_TOKEN=)."""
+    def check_command(self, space_id: str | None = None, token: str | None = None, extra: list[str] = ()) -> str:
+        """The `hfdiag check` line for this simulator (token: None, or 'owner'/'other'/'pro' to prefix HF_TOKEN=).
+        `extra`: the scenario's own `check` arguments; a `--sim-as ROLE` there picks the token instead."""
+        import shlex
+
         sid = space_id or self.space_ids[0]
+        args = list(extra)
+        if "--sim-as" in args:
+            i = args.index("--sim-as")
+            role = args[i + 1] if i + 1 < len(args) else "owner"
+            del args[i:i + 2]
+            token = None if role == "anonymous" else role
         prefix = f"HF_TOKEN={self.tokens[token]} " if token else ""
         return (f"{prefix}hfdiag check {sid} --endpoint {self.endpoint} --dns-server {self.dns_server} "
-                f"--status-url {self.status_url}")
+                f"--status-url {self.status_url}" + (f" {shlex.join(args)}" if args else ""))

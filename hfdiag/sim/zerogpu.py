@@ -273,6 +273,10 @@ async def run_task(sim: SimState, space: SpaceState, event: dict):
             return
         yield ("log", "success", _msg(space, "acquired"), T_QUEUE)
     event["zerogpu"]["acquired"] = True
+    if outcome == "worker_aborted" and space.knob("zerogpu.abort_before_entry"):
+        # aborted between allocation and the user's function: no gpu.enter marker, the reservation is kept
+        yield fail(T_WORKER, _msg(space, "aborted"))
+        return
     if mark:
         space.run_log.append(marker("gpu.enter", fn=fn, id=task))
     mult = 2 if space.knob("zerogpu.size") == "xlarge" else 1

@@ -126,7 +126,9 @@ def test_cli_serve_and_list():
     from hfdiag.sim.cli import print_list, serve
     out = io.StringIO()
     print_list(out)
-    assert "healthy-gradio" in out.getvalue() and len(out.getvalue().splitlines()) == len(list_scenarios())
+    # one line per scenario, then the command that reproduces it
+    assert "healthy-gradio" in out.getvalue() and len(out.getvalue().splitlines()) == 2 * len(list_scenarios())
+    assert "$ hfdiag check --sim builder-paused-restart-503 --restart" in out.getvalue()
     buf = io.StringIO()
     stop = threading.Event()
     th = threading.Thread(target=serve, args=("sleeping-space", None, buf, stop))

@@ -86,7 +86,7 @@ def test_queue_timeout_anonymous_and_no_token_variants(sim_factory, client):
 
 
 def test_queue_timeout_refunded_after_n_seconds(sim_factory, client):
-    sim = sim_factory("zerogpu-no-gpu-refunded")
+    sim = sim_factory("zerogpu-no-gpu-refunded", {"zerogpu.refund_after_s": 30})
     run_gradio(client, sim, headers=auth(sim))
     pool = sim.ledger["user:simuser"]
     (charge,) = pool["charges"]

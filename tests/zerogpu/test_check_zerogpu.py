@@ -55,7 +55,8 @@ class Run:
 @pytest.fixture(scope="module")
 def runs():
     sims, procs = {}, {}
-    env = cli_env(NO_PROXY="*", no_proxy="*", HFDIAG_NO_PROGRESS="1")
+    # the simulator refunds within a second: a 0.5 s settle wait is long enough to observe the settlement here
+    env = cli_env(NO_PROXY="*", no_proxy="*", HFDIAG_NO_PROGRESS="1", HFDIAG_SETTLE_MIN_S="0.5")
     try:
         for name, (scenario, overrides, who, extra) in CASES.items():
             sim = Simulator(scenario, overrides=overrides).start()

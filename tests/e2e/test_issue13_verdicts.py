@@ -1,0 +1,168 @@
+"""No confident wrong verdict: pasted reports and checks where a weak fact used to win over stronger evidence,
+through the real CLI (explain for pasted text, check against the simulator for live evidence)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+from conftest import ROOT, cli_env, run_cli
+
+
+def explain(text: str, *facts: str) -> dict:
+    args = ["explain", "-", "--format", "json"]
+    for f in facts:
+        args += ["--fact", f]
+    proc = run_cli(*args, input=text)
+    assert proc.stdout, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def statuses(report: dict) -> dict:
+    return {f["id"]: f["status"] for f in report["findings"]}
+
+
+def test_a_504_from_queue_join_on_a_running_space_is_not_the_builder():
+    text = ("POST https://owner-space.hf.space/gradio_api/queue/join 504 (Gateway Time-out)\n"
+            "This Space has been paused by its owner.\nRequest ID: Root=1-6745a1b2-0123456789abcdef01234567\n")
+    report = explain(text, "space.stage=RUNNING")
+    assert report["verdict"]["bucket"] != "builder", report["verdict"]
+    assert statuses(report)["HFD-BLD-007"] == "vetoed"
+    paused = explain(text, "space.stage=PAUSED")  # the same text about a PAUSED Space is the builder's
+    assert paused["verdict"]["bucket"] == "builder"
+
+
+def test_a_403_from_a_signed_cas_bridge_url_is_transfer_not_the_app():
+    report = explain("requests.exceptions.HTTPError: 403 Client Error: Forbidden for url: "
+                     "https://cas-bridge.xethub.hf.co/xet-bridge-us/6523/abc?X-Amz-Signature=deadbeef\n")
+    assert report["verdict"]["bucket"] == "transfer", report["verdict"]
+    finding = next(f for f in report["findings"] if f["id"] == "HFD-APP-010")
+    assert finding["status"] == "vetoed" and "signed" in finding["vetoed_because"]
+    outside = explain("requests.exceptions.HTTPError: 403 Client Error: Forbidden for url: https://api.example.org/v1\n")
+    assert outside["verdict"]["bucket"] == "app"  # an outside API's 403 stays the app's
+
+
+def test_invalid_kernel_image_from_a_flash_attention_wheel_is_runtime():
+    text = textwrap.dedent("""\
+        Traceback (most recent call last):
+          File "/home/user/app/app.py", line 30, in generate
+            out = model.generate(**inputs)
+          File "/usr/local/lib/python3.10/site-packages/flash_attn/flash_attn_interface.py", line 90, in _flash_attn_forward
+            out, softmax_lse = flash_attn_cuda.fwd(
+        RuntimeError: CUDA error: device kernel image is invalid
+        """)
+    report = explain(text, "space.stage=RUNTIME_ERROR")
+    assert report["verdict"]["bucket"] == "runtime", report["verdict"]
+
+
+def test_gpu_task_aborted_before_the_function_with_the_charge_kept_is_settlement():
+    text = "gradio.exceptions.Error: 'GPU task aborted'\n"
+    report = explain(text, "space.hardware=zero-a10g", "zerogpu.function_entered=false",
+                     "zerogpu.charged_reservation=true")
+    assert (report["verdict"]["bucket"], report["verdict"]["rule"]) == ("zerogpu-settlement", "HFD-ZGS-008")
+    assert statuses(report)["HFD-ZGQ-007"] != "match"
+    # even with a claim that the run was too long, a function that never ran vetoes the quota explanation
+    long = explain(text, "space.hardware=zero-a10g", "zerogpu.function_entered=false",
+                   "zerogpu.charged_reservation=true", "zerogpu.gpu_time_exceeded=true")
+    assert long["verdict"]["bucket"] == "zerogpu-settlement" and statuses(long)["HFD-ZGQ-007"] == "vetoed"
+    ran = explain(text, "space.hardware=zero-a10g", "zerogpu.function_entered=true", "zerogpu.acquired=true",
+                  "zerogpu.gpu_time_exceeded=true")
+    assert ran["verdict"]["bucket"] == "zerogpu-quota"  # the documented kill of a running task stays quota
+
+
+def test_a_misspelled_space_gets_its_own_verdict_line():
+    proc = run_cli("check", "--sim", "healthy-gradio", "simuser/hello-gradoi", "--quiet", "--timeout", "20")
+    first = " ".join(proc.stdout.split("\n\n")[0].split())
+    assert "simuser/hello-gradoi was not found (404 RepoNotFound)" in first, proc.stdout[:400]
+    assert "misspelled" in first and proc.returncode == 3
+    anon = run_cli("check", "--sim", "healthy-gradio", "simuser/hello-gradoi", "--sim-as", "anonymous", "--quiet",
+                   "--format", "json", "--timeout", "20")
+    assert "not visible without a token (401)" in json.loads(anon.stdout)["verdict"]["summary"]
+
+
+def test_healthy_says_which_chains_it_did_not_exercise(validate_report):
+    proc = run_cli("check", "--sim", "healthy-zerogpu", "--quiet", "--format", "json", "--timeout", "20")
+    report = validate_report(json.loads(proc.stdout))
+    assert report["verdict"]["bucket"] == "healthy" and proc.returncode == 0
+    assert "ZeroGPU queue not exercised: add --zerogpu-call API" in report["verdict"]["summary"]
+    assert "--transfer-file" in report["verdict"]["summary"]
+    rows = {r["chain"]: r for r in report["coverage"]}
+    assert rows["request"]["exercised"] and not rows["zerogpu"]["exercised"] and not rows["transfer"]["exercised"]
+    called = run_cli("check", "--sim", "healthy-zerogpu", "--zerogpu-call", "predict", "--zerogpu-data", '["hi"]',
+                     "--quiet", "--format", "json", "--timeout", "20")
+    rows = {r["chain"]: r for r in json.loads(called.stdout)["coverage"]}
+    assert rows["zerogpu"]["exercised"]
+    human = run_cli("check", "--sim", "healthy-gradio", "--quiet").stdout
+    assert "Exercised / not exercised" in human and "hfdiag egress HOST:PORT" in human
+    assert "--zerogpu-call" not in human  # a cpu-basic Space without models gets no ZeroGPU or transfer hint
+
+
+def test_sim_prints_the_pro_callers_token_and_the_scenarios_flags():
+    server = subprocess.Popen([sys.executable, "-m", "hfdiag", "sim", "zerogpu-quota-exceeded-pro"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT)
+    try:
+        lines = []
+        for line in server.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("Press Ctrl-C"):
+                break
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    tokens = dict(kv.split("=", 1) for kv in next(ln for ln in lines if "tokens:" in ln).split("tokens:")[1].split())
+    run = next(ln.strip() for ln in lines if "hfdiag check prouser/" in ln)
+    assert run.startswith(f"HF_TOKEN={tokens['pro']} ") and "--zerogpu-call predict" in run and "--sim-as" not in run
+    embedded = next(ln.strip() for ln in lines if ln.strip().startswith("hfdiag check --sim"))
+    assert embedded.endswith("--sim-as pro")
+
+
+def test_dns_without_free_file_descriptors_is_a_local_error_not_servfail():
+    script = textwrap.dedent("""\
+        import asyncio, os, resource
+        import dns._asyncio_backend, dns.asyncresolver  # imported before the descriptors run out
+        from hfdiag.probes.dnsutil import resolve_with
+
+        async def main():
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+            held = []
+            try:
+                while True:
+                    held.append(os.open(os.devnull, os.O_RDONLY))
+            except OSError:
+                pass
+            try:
+                return await resolve_with("127.0.0.1:9", "huggingface.co", timeout=1.0)
+            finally:
+                for fd in held:
+                    os.close(fd)
+
+        print(asyncio.run(main()).outcome)
+        """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.stdout.strip() == "error", proc.stderr
+
+
+def test_a_space_with_a_model_gets_the_transfer_hint():
+    report = json.loads(run_cli("check", "--sim", "healthy-large-model", "--quiet", "--format", "json").stdout)
+    assert report["verdict"]["bucket"] == "healthy"
+    assert "--transfer-file simuser/sim-model" in report["verdict"]["summary"]
+
+
+def test_outbound_failures_in_a_running_spaces_log_name_the_host_and_the_egress_command():
+    proc = run_cli("check", "--sim", "egress-run-log-connect-timeout", "--quiet", "--format", "json")
+    report = json.loads(proc.stdout)
+    assert (report["verdict"]["bucket"], report["verdict"]["rule"]) == ("egress", "HFD-EGR-007")
+    assert "api.telegram.org:443" in report["verdict"]["summary"]
+    steps = next(f for f in report["findings"] if f["id"] == "HFD-EGR-007")["next_steps"]
+    assert any("hfdiag egress api.telegram.org:443" in s for s in steps)
+    assert proc.returncode == 1
+
+
+def test_a_stalled_build_names_its_last_step():
+    report = json.loads(run_cli("check", "--sim", "builder-stalled-build-log", "--quiet", "--format", "json").stdout)
+    v = report["verdict"]
+    assert (v["bucket"], v["rule"]) == ("builder", "HFD-BLD-013")
+    assert "pip install --no-cache-dir -r requirements.txt" in v["summary"]
