@@ -29,7 +29,7 @@ def _bundle_path(base: Path, space_id: str, many: bool) -> Path:
 
 def _check_values(a: dict) -> None:
     """The checks typer does not do (ranges, combinations), before anything runs."""
-    for name in ("timeout", "wait", "settle_wait"):
+    for name in ("timeout", "wait", "settle_wait", "log_wait"):
         if a[name] is not None and a[name] < 0:
             raise UsageError(f"--{name.replace('_', '-')} must not be negative")
     if a["timeout"] <= 0:
@@ -116,7 +116,7 @@ def run(a: dict, early: EarlyStart | None = None) -> int:
             wait=a["wait"], restart=a["restart"], route_requests=a["route_requests"], dns_server=dns_server, status_url=status_url,
             trust_env=trust_env,
             zerogpu_call=a["zerogpu_call"], zerogpu_data=a["zerogpu_data"],
-            settle_wait=a["settle_wait"], transfer_file=a["transfer_file"],
+            settle_wait=a["settle_wait"], transfer_file=a["transfer_file"], log_wait_s=a["log_wait"],
         )
         options.extra["timeout_flag"] = total
         many = len(spaces) > 1

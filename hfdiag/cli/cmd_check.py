@@ -30,6 +30,7 @@ def check_cmd(
     zerogpu_call: Optional[str] = typer.Option(None, "--zerogpu-call", help="Opt-in: call this API name once (spends quota)."),
     zerogpu_data: Optional[str] = typer.Option(None, "--zerogpu-data", help="JSON list of inputs for --zerogpu-call."),
     settle_wait: float = typer.Option(0.0, "--settle-wait", help="With --zerogpu-call: re-read the quota after this many seconds."),
+    log_wait: float = typer.Option(2.0, "--log-wait", help="Longest wait, in seconds, for a live run-log line (the route request's nonce); logs otherwise end with their replay."),
     transfer_file: Optional[str] = typer.Option(None, "--transfer-file", help="REPO[:PATH] to probe the transfer path with."),
     rules_dir: Optional[Path] = rules_dir_option(),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),

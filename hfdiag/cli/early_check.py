@@ -38,6 +38,7 @@ CHECK_PARAMS: tuple[tuple[str, tuple[str, ...], type, Any], ...] = (
     ("zerogpu_call", ("--zerogpu-call",), str, None),
     ("zerogpu_data", ("--zerogpu-data",), str, None),
     ("settle_wait", ("--settle-wait",), float, 0.0),
+    ("log_wait", ("--log-wait",), float, 2.0),
     ("transfer_file", ("--transfer-file",), str, None),
     ("rules_dir", ("--rules-dir",), Path, None),
     ("quiet", ("--quiet", "-q"), bool, False),

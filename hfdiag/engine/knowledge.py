@@ -13,7 +13,7 @@ from hfdiag.engine.chains import lint_chains, load_chains
 from hfdiag.engine.cues import CueSet, load_cues, run_cue_tests
 from hfdiag.engine.data import BUCKETS, default_rules_dir, read_yaml
 from hfdiag.engine.rules import RuleSet, lint_dir, load_rules, run_inline_tests
-from hfdiag.engine.signatures import SignatureSet, load_signatures, run_signature_tests
+from hfdiag.engine.signatures import SignatureSet, lint_keyword_noise, load_signatures, run_signature_tests
 from hfdiag.errors import RuleError
 
 FACT_TYPES = ("str", "int", "float", "bool", "list")
@@ -150,12 +150,15 @@ class KnowledgeBase:
             problems.append(str(e))
         problems += lint_dir(rules_dir, known, chains if isinstance(chains, dict) else None)
         try:
-            _, sig_problems = load_signatures(rules_dir / "signatures.yaml", known, strict=False)
-            problems += sig_problems
+            sigset, sig_problems = load_signatures(rules_dir / "signatures.yaml", known, strict=False)
+            problems += sig_problems + lint_keyword_noise(sigset, rules_dir / "signatures.yaml")
         except RuleError as e:
             problems.append(str(e))
         try:
-            problems += load_cues(rules_dir / "cues.yaml", known, strict=False)[1]
+            cues, cue_problems = load_cues(rules_dir / "cues.yaml", known, strict=False)
+            problems += cue_problems
+            if cues.text_cues and not cue_problems:  # cue keywords feed the same prefilter: the same noise lint
+                problems += lint_keyword_noise(SignatureSet(cues.signatures()), rules_dir / "cues.yaml")
         except RuleError as e:
             problems.append(str(e))
         return problems

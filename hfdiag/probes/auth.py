@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hfdiag.evidence.model import ProbeResult
 from hfdiag.probes.base import ProbeContext, ProbeDenied
+from hfdiag.probes.shared import shared_request
 
 
 class AuthProbe:
@@ -23,7 +24,7 @@ class AuthProbe:
             return
         result.fact("auth.token_source", ctx.options.token_source or "unknown")
         ctx.shared["auth.step"] = "calling whoami-v2"
-        res = await ctx.http.request("GET", ctx.http.hub("/api/whoami-v2"))
+        res = await shared_request(ctx, "GET", ctx.http.hub("/api/whoami-v2"))  # once per scan
         if res.status == 401:
             result.fact("auth.token_valid", False)
             raise ProbeDenied("the Hub rejected the token (whoami-v2 401): invalid, expired or deleted")

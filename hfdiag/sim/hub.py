@@ -254,7 +254,15 @@ def log_stream(sim: SimState, space: SpaceState, kind: str, request: Request) ->
         shown = entries[-int(tail):] if tail and tail.isdigit() else entries
         if tail == "0":
             shown = []
-        for ts, line in shown:
+        pause_after = sim.knob("logs.replay_pause_after", space)
+        for n, (ts, line) in enumerate(shown):
+            if n == pause_after:  # a replay that stalls mid-event (a slow server or a congested link)
+                text = frame(ts, line)
+                yield text[:len(text) // 2]
+                if await sim.nap(float(sim.knob("logs.replay_pause_s", space))):
+                    return
+                yield text[len(text) // 2:]
+                continue
             yield frame(ts, line)
         idx = len(entries)
         while stay and not sim.closing.is_set():

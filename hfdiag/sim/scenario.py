@@ -117,6 +117,8 @@ KNOBS: dict[str, tuple[Any, Any, str]] = {
     # logs
     "logs.keepalive_s": (15.0, _num, "interval of empty 'data:' keep-alives on /logs SSE [UNVERIFIED]"),
     "logs.stream_open": (True, _bool, "after replaying the buffer, keep the stream open (follow) or end it"),
+    "logs.replay_pause_after": (None, _opt_int, "the replay stalls inside the event after this many lines"),
+    "logs.replay_pause_s": (1.0, _num, "how long the replay stalls (logs.replay_pause_after)"),
     # edge
     "edge.latency_ms": (0, _num, "added latency per request at the Space edge"),
     "edge.proxy_mode": (None, _opt_str, "app|sleeping|unreachable|paused|private-anon; default derived from stage"),
