@@ -311,6 +311,8 @@ def run_done(ctx: ProbeContext, live_s: float):
     return done
 
 
+READ_SHARE = 0.8  # of the probe's budget for reading the streams
+CUT_OFF = ("deadline", "limit", "stalled")  # read endings that leave the rest of the log unseen
 SCAN_SLICE = 256 * 1024  # bytes of log text scanned between two turns of the event loop
 
 
@@ -349,17 +351,19 @@ class LogsProbe:
         opts = ctx.options
         budget = max(0.5, min(self.timeout, ctx.options.timeout) - 0.5)
         t_end = asyncio.get_running_loop().time() + budget
+        read_budget = budget * READ_SHARE  # the rest is kept for the signature scan of what was read
         ctx.shared["logs.step"] = "draining the build and run logs"
         build, run = await asyncio.gather(
-            read_log(ctx, "build", max_lines=opts.log_max_lines, budget=budget, done=build_done),
-            read_log(ctx, "run", max_lines=opts.log_max_lines, budget=budget, done=run_done(ctx, opts.log_wait_s),
-                     wake=ctx.shared.get("route.done")),
+            read_log(ctx, "build", max_lines=opts.log_max_lines, budget=read_budget, done=build_done),
+            read_log(ctx, "run", max_lines=opts.log_max_lines, budget=read_budget,
+                     done=run_done(ctx, opts.log_wait_s), wake=ctx.shared.get("route.done")),
         )
         nonce = ctx.shared.get("route.nonce")
         route = ctx.shared.get("route.sent")
         if nonce and route and run.status is not None and run.status < 400:
             seen = any(nonce in ln for ln, _ in run.lines)
-            if seen or not run.error:  # a broken or too slow stream proves nothing about an absent nonce
+            # a broken, too slow or cut-off stream proves nothing about an absent nonce
+            if seen or not (run.error or run.ended in CUT_OFF):
                 result.fact("route.nonce_in_run_log", seen)
         denied = [r for r in (build, run) if r.status in (401, 403)]
         if denied:
