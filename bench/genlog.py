@@ -6,12 +6,15 @@ strings from ../shared/reference/*.md) every ~150,000 lines. Most lines are beni
 pays for every line it has to look at twice.
 
     python bench/genlog.py OUT.log --mb 200
+    python bench/genlog.py OUT.log --mb 200 --kind warnings     # warning-heavy (hfdiag/engine/log_corpus.py)
+    python bench/genlog.py OUT.log --mb 200 --kind reference    # error-dense: ../shared/reference's error lines
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import re
 from pathlib import Path
 
 GENERATOR_VERSION = 1  # bump when the mix changes (cached files are keyed by it)
@@ -38,6 +41,7 @@ FAILURE_LINES = [
     "Error while initializing ZeroGPU: NotFound",
 ]
 REFERENCE_FILES = ("hub-spaces-api.md", "gradio-zerogpu.md")
+REFERENCE_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference"  # ../shared/reference of a worktree
 
 TRACEBACKS = [
     ["Traceback (most recent call last):",
@@ -149,6 +153,67 @@ def generate(path: Path, size_bytes: int, seed: int = 7) -> int:
     return path.stat().st_size
 
 
+def _write_ordinary(path: Path, size_bytes: int, seed: int, insert) -> int:
+    """hfdiag's ordinary-log corpus (hfdiag/engine/log_corpus.py) to `path`, with `insert(n)` (a line or None)
+    after its n-th line, until about `size_bytes`."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from hfdiag.engine.log_corpus import ordinary_lines
+
+    written = 0
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        block: list[str] = []
+        for n, line in enumerate(ordinary_lines(seed), 1):
+            block.append(line)
+            extra = insert(n)
+            if extra is not None:
+                block.append(extra)
+            if len(block) >= 20_000:
+                text = "\n".join(block) + "\n"
+                fh.write(text)
+                written += len(text.encode("utf-8"))
+                block = []
+                if written >= size_bytes:
+                    break
+    return path.stat().st_size
+
+
+def generate_warnings(path: Path, size_bytes: int, seed: int = 5) -> int:
+    """The warning-heavy log: hfdiag's ordinary-log corpus (~40% library warnings, the text `rules lint` measures
+    keywords on; another seed) with a failure line every ~150,000 lines."""
+    rng = random.Random(seed)
+    return _write_ordinary(path, size_bytes, seed, lambda n: rng.choice(FAILURE_LINES) if n % 150_000 == 0 else None)
+
+
+_ERROR_WORDS = ("error", "fail", "exceeded", "no gpu", "not compatible", "timed out", "denied", "refused", "cannot",
+                "could not", "unable", "killed", "exception", "429", "503", "401", "403", "404")
+
+
+def reference_error_lines(reference_dir: Path) -> list[str]:
+    """Every line of a code block, and every backquoted string, of ../shared/reference/*.md that reads as an error
+    message: the real error lines those files quote."""
+    out: list[str] = []
+    for f in sorted(reference_dir.glob("*.md")):
+        fence = False
+        for raw in f.read_text(encoding="utf-8").splitlines():
+            if raw.strip().startswith("```"):
+                fence = not fence
+                continue
+            candidates = [raw.strip()] if fence else re.findall(r"`([^`]{12,300})`", raw)
+            out += [c for c in candidates if any(w in c.lower() for w in _ERROR_WORDS)]
+    return list(dict.fromkeys(out))
+
+
+def generate_reference(path: Path, size_bytes: int, reference_dir: Path, seed: int = 9) -> int:
+    """An error-dense log: every reference error line in turn, each after four ordinary lines (so ~1 line in 5
+    is a real failure line and meets the full regexes)."""
+    errors = reference_error_lines(reference_dir)
+    if not errors:
+        raise SystemExit(f"no error lines found in {reference_dir}")
+    return _write_ordinary(path, size_bytes, seed, lambda n: errors[(n // 4) % len(errors)] if n % 4 == 0 else None)
+
+
 def check_reference(reference_dir: Path) -> list[str]:
     """The failure lines that are NOT verbatim in the reference files (empty when all are, or no reference)."""
     if not reference_dir.is_dir():
@@ -163,8 +228,15 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--mb", type=float, default=200.0)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--kind", choices=("spaces", "warnings", "reference"), default="spaces")
     a = ap.parse_args()
-    n = generate(a.out, int(a.mb * 1_000_000), a.seed)
+    size = int(a.mb * 1_000_000)
+    if a.kind == "warnings":
+        n = generate_warnings(a.out, size)
+    elif a.kind == "reference":
+        n = generate_reference(a.out, size, REFERENCE_DIR)
+    else:
+        n = generate(a.out, size, a.seed)
     print(f"{a.out}: {n / 1e6:.1f} MB")
 
 

@@ -90,14 +90,22 @@ def wall(cmd: list[str], env=None, stdin=None) -> tuple[float, int]:
     return time.perf_counter() - t, p.returncode
 
 
+# Peak RSS through a small launcher: Linux carries the pre-exec memory of a forked child (a copy of its parent's
+# mappings) into ru_maxrss, so a child of the bench process would report at least the bench's own peak.
+RUSAGE_LAUNCHER = """
+import os, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, ru = os.wait4(p.pid, 0)
+print(time.perf_counter() - t, os.waitstatus_to_exitcode(status), ru.ru_maxrss / 1024.0, ru.ru_utime + ru.ru_stime)
+"""
+
+
 def run_with_rusage(cmd: list[str], env=None) -> tuple[float, int, float, float]:
-    """(wall s, exit status, peak RSS MB of that child alone, user+sys CPU s) via wait4."""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    _, status, ru = os.wait4(p.pid, 0)
-    dt = time.perf_counter() - t
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return dt, p.returncode, ru.ru_maxrss / 1024.0, ru.ru_utime + ru.ru_stime
+    """(wall s, exit status, peak RSS MB of that command alone, user+sys CPU s) via wait4 in a small launcher."""
+    out = subprocess.run([sys.executable, "-c", RUSAGE_LAUNCHER, *cmd], env=env, capture_output=True, text=True)
+    dt, rc, rss, cpu = out.stdout.split()
+    return float(dt), int(rc), float(rss), float(cpu)
 
 
 def median_ms(xs: list[float]) -> float:
@@ -230,60 +238,190 @@ def bench_check(runs: int, scratch: Path) -> tuple[list[Figure], Path | None]:
     return figs, bundle if bundle.is_file() else None
 
 
+# -- (b2) check, every chain ----------------------------------------------------------------------------------
+# (label, scenario, extra CLI args, critical chain in sequential requests, or None: the chain hfdiag was observed
+# to make, for chains whose depth includes the Space's own work, e.g. the simulated GPU call). Derivations in
+# bench/README.md ("The critical path of every chain").
+CHAINS = [
+    ("healthy", "healthy-gradio", (), 2),
+    ("builder (empty build log)", "builder-empty-build-log", (), 2),
+    ("proxy (edge 503, app alive)", "proxy-edge-503-app-alive", (), 2),
+    ("proxy, --log-wait 0.3", "proxy-edge-503-app-alive", ("--log-wait", "0.3"), 2),
+    ("zerogpu passive", "healthy-zerogpu", (), 3),
+    ("zerogpu active (--zerogpu-call)", "healthy-zerogpu", ("--zerogpu-call", "predict", "--zerogpu-data", '["hi"]'),
+     None),
+    ("transfer (--transfer-file, Xet)", "healthy-gradio", ("--transfer-file", "simuser/sim-model:model.safetensors"),
+     None),
+]
+
+# The bare floor of a chain of N sequential requests: the least any Python CLI on this stack needs to make them
+# (start-up, import asyncio and httpx, one client, N GETs one after the other, each answered after LATENCY_MS).
+FLOOR_CHAIN_SCRIPT = """
+import sys
+sys.modules["httpx._main"] = sys.modules["trio"] = None
+import asyncio, httpx
+async def main():
+    async with httpx.AsyncClient() as client:
+        for _ in range(int(sys.argv[2])):
+            await client.get(sys.argv[1])
+asyncio.run(main())
+"""
+
+
+def bench_chains(runs: int) -> list[Figure]:
+    from hfdiag.sim import Simulator
+
+    env = env_for_cli()
+    over = {"edge.latency_ms": LATENCY_MS, "hub.latency_ms": LATENCY_MS}
+    figs = []
+    for label, scenario, extra, chain in CHAINS:
+        with Simulator(scenario, overrides=over) as sim:
+            cmd = _check_cmd(sim) + list(extra)
+            wall(cmd, env)  # warm-up
+            times, depths, codes, floors = [], [], [], []
+            for _ in range(runs):  # interleaved with its floor
+                n0 = len(sim.requests)
+                dt, rc = wall(cmd, env)
+                times.append(dt)
+                codes.append(rc)
+                depths.append(observed_chain(list(sim.requests)[n0:], LATENCY_MS / 1000))
+                n = chain or depths[-1]
+                floors.append(wall([sys.executable, "-c", FLOOR_CHAIN_SCRIPT, sim.endpoint + "/api/whoami-v2",
+                                    str(n)], env)[0])
+        w, f = median_ms(times), median_ms(floors)
+        n = chain or max(depths)
+        figs.append(Figure(f"check {label} at {LATENCY_MS} ms/request: wall / bare floor", w / f, "x", "<= 1.15",
+                           f"{scenario}: wall {w:.0f} ms, floor {f:.0f} ms ({n} sequential requests, "
+                           f"{'derived' if chain else 'observed'}); observed depth {min(depths)}-{max(depths)}; "
+                           f"exit {sorted(set(codes))}; medians of {runs}, interleaved"))
+    return figs
+
+
+# -- (e) scan ------------------------------------------------------------------------------------------------------
+FLEET = 200
+
+
+def bench_scan(default_limits: bool) -> list[Figure]:
+    """`hfdiag scan` of the simulator's 200-Space fleet (owner's token): wall time and Hub requests per Space,
+    with the rate limit lifted at concurrency 1/8/32, and at the simulator's default limit (500 a 300 s window)."""
+    from hfdiag.sim import Simulator
+
+    env = env_for_cli()
+    runs = [("unlimited", c, {"hub.rate_limit": 10**9, "hub.resolvers_rate_limit": 10**9}) for c in (1, 8, 32)]
+    if default_limits:
+        runs.append(("default limits", 8, {}))
+    figs = []
+    for label, conc, knobs in runs:
+        with Simulator("fleet", overrides={"fleet.count": FLEET, **knobs}) as sim, \
+                tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
+            ids = [x for x in sim.space_ids if x.startswith("fleetuser/space-")][:FLEET]
+            listing.write("\n".join(ids) + "\n")
+            listing.flush()
+            cmd = hfdiag_command() + ["scan", listing.name, "--endpoint", sim.endpoint, "--dns-server",
+                                      sim.dns_server, "--status-url", sim.status_url, "--token", sim.tokens["owner"],
+                                      "--format", "jsonl", "--concurrency", str(conc)]
+            n0 = len(sim.requests)
+            dt, rc = wall(cmd, env)
+            hub = [r for r in list(sim.requests)[n0:] if r.role == "hub"]
+        per = len(hub) / len(ids)
+        note = f"{len(hub)} Hub requests for {len(ids)} Spaces; exit {rc}"
+        if knobs:
+            figs.append(Figure(f"scan {FLEET} Spaces, {label}, concurrency {conc}: wall", dt, "s",
+                               "<= 10" if conc == 8 else "", note))
+        else:
+            quota, window = 500, 300
+            floor = (len(hub) - 1) // quota * window
+            figs.append(Figure(f"scan {FLEET} Spaces, {label}, concurrency {conc}: wall / rate-limit floor",
+                               dt / max(floor, 1), "x", "", f"wall {dt:.0f} s; floor {floor} s = "
+                               f"{len(hub)} calls past a {quota}-call budget x {window} s windows; {note}"))
+        figs.append(Figure(f"scan {FLEET} Spaces, {label}, concurrency {conc}: Hub calls per Space", per, "",
+                           "<= 1.2", note))
+    return figs
+
+
 # -- (c) explain ---------------------------------------------------------------------------------------------------
-def cached_log(cache: Path, mb: int) -> Path:
+def cached_log(cache: Path, mb: int, kind: str = "spaces") -> Path:
+    """The generated log of `kind` (genlog.py: spaces | warnings | reference), cached between runs."""
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"bench-log-{mb}MB-v{genlog.GENERATOR_VERSION}.log"
+    suffix = "" if kind == "spaces" else f"-{kind}"
+    path = cache / f"bench-log-{mb}MB{suffix}-v{genlog.GENERATOR_VERSION}.log"
     if not path.is_file() or path.stat().st_size < mb * 1_000_000:
         say(f"generating {path} ({mb} MB, once)")
         tmp = path.with_suffix(".tmp")
-        genlog.generate(tmp, mb * 1_000_000)
+        if kind == "warnings":
+            genlog.generate_warnings(tmp, mb * 1_000_000)
+        elif kind == "reference":
+            genlog.generate_reference(tmp, mb * 1_000_000, genlog.REFERENCE_DIR)
+        else:
+            genlog.generate(tmp, mb * 1_000_000)
         tmp.replace(path)
     return path
 
 
 def grep_pattern() -> str:
-    """The signatures' keyword alternation as a POSIX ERE (matched case-insensitively by grep -i)."""
+    """The signatures' keywords as one POSIX ERE with the prefilter's boundaries (matched with grep -i -E):
+    a word start is `(^|[^a-z0-9_]|\\[nrt])` before the keyword, a word end `\\b` after it (keyword_parts)."""
+    from hfdiag.engine.knowledge import load_knowledge
+    from hfdiag.engine.signatures import keyword_parts
+
+    out = []
+    for w in load_knowledge().signatures.keywords():
+        body, lead, trail = keyword_parts(w)
+        ere = re.sub(r"([.\[\]()*+?{}|^$\\])", r"\\\1", body)
+        out.append(("(^|[^a-z0-9_]|\\\\[nrt])" if lead else "") + ere + ("\\b" if trail else ""))
+    return "|".join(out)
+
+
+def n_keywords() -> int:
     from hfdiag.engine.knowledge import load_knowledge
 
-    words = load_knowledge().signatures.keywords()
-    return "|".join(re.sub(r"([.\[\]()*+?{}|^$\\])", r"\\\1", w) for w in words)
+    return len(load_knowledge().signatures.keywords())
 
 
-def bench_explain(log: Path, runs: int) -> list[Figure]:
+def bench_explain(log: Path, runs: int, label: str = "") -> list[Figure]:
     env = env_for_cli()
     size_mb = log.stat().st_size / 1e6
     cmd = hfdiag_command() + ["explain", str(log), "--format", "json"]
-    results = [run_with_rusage(cmd, env) for _ in range(runs)]
-    t = statistics.median(r[0] for r in results)
-    rss = max(r[2] for r in results)
-    cpu = statistics.median(r[3] for r in results)
-    codes = sorted({r[1] for r in results})
-
     pattern = grep_pattern()
     genv = dict(env, LC_ALL="C")
-    gtimes, counts = [], set()
-    for _ in range(runs):  # stdout to a pipe: GNU grep stops at the first match when it writes to /dev/null
+    results, gtimes, counts = [], [], set()
+    for _ in range(runs):  # interleaved with grep; stdout to a pipe: GNU grep stops at the first match on /dev/null
+        results.append(run_with_rusage(cmd, env))
         t0 = time.perf_counter()
         gp = subprocess.run(["grep", "-E", "-c", "-i", "-e", pattern, str(log)], env=genv, capture_output=True)
         gtimes.append(time.perf_counter() - t0)
         counts.add(gp.stdout.decode().strip() or f"exit {gp.returncode}")
+    t = statistics.median(r[0] for r in results)
+    rss = max(r[2] for r in results)
+    cpu = statistics.median(r[3] for r in results)
+    codes = sorted({r[1] for r in results})
     g = statistics.median(gtimes)
-
-    small = log.with_name("bench-log-small.log")
-    with open(log, "rb") as src, open(small, "wb") as dst:
-        dst.write(src.read(5_000_000))
-        dst.write(src.readline())
-    small_rss = run_with_rusage(hfdiag_command() + ["explain", str(small), "--format", "json"], env)[2]
-    small.unlink()
+    name = f"explain {size_mb:.0f} MB {label or 'log'}"
     return [
-        Figure(f"explain {size_mb:.0f} MB log: throughput", size_mb / t, "MB/s", ">= 50",
+        Figure(f"{name}: throughput", size_mb / t, "MB/s", ">= 100",
                f"wall {t:.2f} s incl. start-up, CPU {cpu:.2f} s; exit {codes}; median of {runs}"),
-        Figure("explain: time / grep -E -c -i (same keywords)", t / g, "x", "",
+        Figure(f"{name}: time / grep -E -c -i (same keywords)", t / g, "x", "<= 5",
                f"grep {g:.2f} s (LC_ALL=C; {'/'.join(sorted(counts))} matching lines); "
-               f"{len(pattern.split('|'))} keywords"),
-        Figure(f"explain {size_mb:.0f} MB log: peak RSS", rss, "MB", "< 100", f"5 MB log: {small_rss:.0f} MB"),
+               f"{n_keywords()} keywords; median of {runs}, interleaved"),
+        Figure(f"{name}: peak RSS", rss, "MB", "< 60", ""),
     ]
+
+
+def bench_explain_rss(cache: Path) -> list[Figure]:
+    """Peak RSS of explain on 1 MB and on 1 GB of the warning-heavy log: memory must not grow with the input."""
+    env = env_for_cli()
+    big = cached_log(cache, 1000, "warnings")
+    small = big.with_name("bench-log-1MB-warnings.log")
+    with open(big, "rb") as src, open(small, "wb") as dst:
+        dst.write(src.read(1_000_000))
+        dst.write(src.readline())
+    out = []
+    for path, label in ((small, "1 MB"), (big, "1 GB")):
+        dt, rc, rss, cpu = run_with_rusage(hfdiag_command() + ["explain", str(path), "--format", "json"], env)
+        out.append(Figure(f"explain {label} warning-heavy log: peak RSS", rss, "MB", "< 60",
+                          f"wall {dt:.2f} s ({path.stat().st_size / 1e6 / dt:.0f} MB/s), exit {rc}"))
+    small.unlink()
+    return out
 
 
 # -- (d) rule evaluation ------------------------------------------------------------------------------------------
@@ -354,7 +492,10 @@ def main() -> int:
     ap.add_argument("--log-mb", type=int, default=None, help="size of the generated log (default 200, quick 50)")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "hfdiag-bench",
                     help="where the generated log is kept between runs")
-    ap.add_argument("--only", default="startup,check,explain,rules", help="comma-separated subset")
+    ap.add_argument("--only", default="startup,check,chains,explain,rules",
+                    help="comma-separated subset of startup,check,chains,explain,rss,scan,rules")
+    ap.add_argument("--scan-default-limits", action="store_true",
+                    help="with scan: also scan at the simulator's default rate limit (500 per 300 s: minutes)")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     a = ap.parse_args()
     only = set(a.only.split(","))
@@ -373,10 +514,21 @@ def main() -> int:
             say("check ...")
             check_figs, healthy_bundle = bench_check(check_runs, Path(tmp))
             figs += check_figs
+        if "chains" in only:
+            say("check, every chain ...")
+            figs += bench_chains(check_runs)
         if "explain" in only:
-            log = cached_log(a.cache, log_mb)
-            say(f"explain on {log} ...")
-            figs += bench_explain(log, explain_runs)
+            for kind, label in (("spaces", "Space log"), ("warnings", "warning-heavy log"),
+                                ("reference", "reference-errors log")):
+                log = cached_log(a.cache, log_mb, kind)
+                say(f"explain on {log} ...")
+                figs += bench_explain(log, explain_runs, label)
+        if "rss" in only:
+            say("explain RSS at 1 MB and 1 GB ...")
+            figs += bench_explain_rss(a.cache)
+        if "scan" in only:
+            say("scan of the 200-Space fleet ...")
+            figs += bench_scan(a.scan_default_limits)
         if "rules" in only:
             say("rule evaluation ...")
             figs += bench_rules(1000, healthy_bundle)

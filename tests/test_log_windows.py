@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 from conftest import run_cli
@@ -35,6 +36,18 @@ def _read(sim: Simulator, kind: str, done, shared=None, log_wait_s: float = 2.0)
             await http.aclose()
 
     return asyncio.run(go())
+
+
+def _route_finished(stage: str):
+    """What the route and space probes share once the route's requests were answered (a Space in `stage`)."""
+
+    def shared() -> dict:
+        route_done = asyncio.Event()
+        route_done.set()
+        return {"route.nonce": "0123456789ab", "route.done": route_done, "route.sent": True,
+                "space.runtime": {"stage": stage}}
+
+    return shared
 
 
 def test_a_replay_that_stalls_mid_event_is_read_whole():
@@ -83,15 +96,18 @@ def test_lines_after_the_connection_opened_are_live():
 
 def test_no_nonce_is_waited_for_while_no_container_serves():
     # A BUILDING Space: the route request cannot reach a container, so the run log ends with its replay.
-    def shared():
-        route_done = asyncio.Event()
-        route_done.set()
-        return {"route.nonce": "0123456789ab", "route.done": route_done, "route.sent": True,
-                "space.runtime": {"stage": "BUILDING"}}
-
     with Simulator("builder-empty-build-log") as sim:
-        read = _read(sim, "run", lambda ctx: run_done(ctx, 60), shared=shared, log_wait_s=60)
+        read = _read(sim, "run", lambda ctx: run_done(ctx, 60), shared=_route_finished("BUILDING"), log_wait_s=60)
     assert read.ended == "replayed" and read.error is None
+
+
+def test_a_log_that_caught_up_past_the_route_ends_the_wait_for_the_nonce():
+    # The app logged a line stamped after the route's answers, and the nonce is not before it: the log has
+    # caught up, so the nonce's absence is an observation and the live window (60 s here) is not waited out.
+    with Simulator("proxy-edge-503-app-alive") as sim:
+        sim.space().run_log.append("INFO:     10.16.3.7:40112 - \"GET /later HTTP/1.1\" 200 OK", time.time() + 5)
+        read = _read(sim, "run", lambda ctx: run_done(ctx, 60), shared=_route_finished("RUNNING"), log_wait_s=60)
+    assert read.ended == "caught_up" and read.error is None
 
 
 @pytest.mark.parametrize("log_wait", ["0.2"])

@@ -312,7 +312,7 @@ class SignatureSet:
                     options.max_mem = 8 << 20
                     options.never_capture = True
                     options.log_errors = False
-                    gate = (re2.compile(relaxed, options), relaxed == sig.source)
+                    gate = (_start_finder(re2.compile(relaxed, options)), relaxed == sig.source)
                 except Exception:
                     gate = None
             self._gates[i] = gate
@@ -413,6 +413,7 @@ class SignatureSet:
             return
         line = raw.decode("utf-8", errors="replace").rstrip("\r")
         gates = raw.isascii() and not _PY_ONLY_SPACE.search(raw)
+        ascii_line = raw.rstrip(b"\r") if gates else b""  # same offsets as `line`
         matched_any = False
         for i in todo:
             sig = self.signatures[i]
@@ -420,13 +421,13 @@ class SignatureSet:
             if gate is not None:
                 # RE2 answers in linear time; `re` then matches at RE2's leftmost start only (same semantics on
                 # ASCII), so a line that defeats backtracking costs no more than any other line.
-                g = gate[0].search(line)
-                if g is None:
+                start = gate[0](ascii_line)
+                if start < 0:
                     continue
                 if gate[1]:
-                    m = sig.pattern.match(line, g.start()) or sig.pattern.search(line)
+                    m = sig.pattern.match(line, start) or sig.pattern.search(line)
                 else:
-                    m = sig.pattern.search(line, g.start())
+                    m = sig.pattern.search(line, start)
             else:
                 m = sig.pattern.search(line)
             if not m:
@@ -456,6 +457,20 @@ def _excerpt(line: str, m: re.Match, width: int = 160) -> str:
     end = min(len(line), max(m.end(), start + width))
     text = line[start:end].strip()
     return ("…" if start > 0 else "") + text + ("…" if end < len(line) else "")
+
+
+def _start_finder(regex):
+    """bytes -> start of RE2's leftmost match, or -1: through RE2's C search without a Python match object
+    (~1 us instead of ~10 us a call), checked once against the public API."""
+    try:
+        import re2  # type: ignore[import-not-found]
+
+        match, anchor = regex._regexp.Match, re2._Anchor.UNANCHORED
+        if match(anchor, b"", 0, 0)[0][0] != (0 if regex.search(b"") else -1):
+            raise ValueError
+    except Exception:
+        return lambda data: -1 if (m := regex.search(data)) is None else m.start()
+    return lambda data: match(anchor, data, 0, len(data))[0][0]
 
 
 _LOOKAROUND = ("(?=", "(?!", "(?<=", "(?<!")

@@ -29,8 +29,10 @@ LISTENING = re.compile(r"(?i)(Uvicorn running on|Running on local URL|Applicatio
 TRACEBACK = re.compile(r"^Traceback \(most recent call last\):")
 MARKER = re.compile(r"hfdiag-marker (\{.*\})\s*$")
 MAX_LINE = 4096
-# Stages in which no container serves: the route request cannot reach one, so no nonce is waited for.
-NO_CONTAINER = frozenset({"BUILDING", "BUILD_ERROR", "CONFIG_ERROR", "NO_APP_FILE", "PAUSED", "STOPPED"})
+# Stages in which no container serves: the route request cannot reach one in time (a sleeping Space takes far
+# longer to wake than any live window), so no nonce is waited for.
+NO_CONTAINER = frozenset({"BUILDING", "BUILD_ERROR", "CONFIG_ERROR", "NO_APP_FILE", "PAUSED", "STOPPED", "SLEEPING",
+                          "RUNTIME_ERROR"})
 
 
 @dataclass
@@ -69,6 +71,8 @@ class LogWindow:
     opened: float  # loop time the headers arrived
     waited: float  # seconds from sending the request to its headers
     live_after: float  # wall-clock time (the server's clock when it sent a Date header) a live line is stamped after
+    clock_agrees: bool = False  # the server's Date header agrees with our clock (within its 1 s resolution)
+    last_stamp: float | None = None  # the latest timestamp a line carried
     last_event: float = 0.0
     max_gap: float = 0.0
     keepalive: bool = False
@@ -88,7 +92,7 @@ class LogWindow:
         return bool(self.live or self.keepalive) or self.quiet() >= self.settle()
 
 
-def _live_after(resp: httpx.Response, sent_wall: float) -> float:
+def _live_after(resp: httpx.Response, sent_wall: float) -> tuple[float, bool]:
     """When the connection started, by the clock that stamps the lines. Ours when the server's Date header agrees
     with it (1 s resolution); else the server's, rounded up to be sure. A line stamped after this moment is
     live: the buffer is replayed in order, so the replay is over once one shows up."""
@@ -97,8 +101,9 @@ def _live_after(resp: httpx.Response, sent_wall: float) -> float:
     try:
         server = parsedate_to_datetime(resp.headers["date"]).timestamp()
     except (KeyError, TypeError, ValueError, IndexError, OverflowError):
-        return sent_wall
-    return sent_wall if -2.0 < server - sent_wall < 1.0 else server + 1.0
+        return sent_wall, False
+    agrees = -2.0 < server - sent_wall < 1.0
+    return (sent_wall if agrees else server + 1.0), agrees
 
 
 def replay_done(lines, win: LogWindow):
@@ -147,7 +152,8 @@ async def read_log(ctx: ProbeContext, kind: str, *, max_lines: int, budget: floa
                     return out
                 events = EventSource(resp).aiter_sse().__aiter__()
                 now = loop.time()
-                win = LogWindow(opened=now, waited=now - sent, live_after=_live_after(resp, sent_wall),
+                live_after, agrees = _live_after(resp, sent_wall)
+                win = LogWindow(opened=now, waited=now - sent, live_after=live_after, clock_agrees=agrees,
                                 last_event=now, now=now)
                 bytes_at_event = resp.num_bytes_downloaded
                 while True:
@@ -200,6 +206,8 @@ async def read_log(ctx: ProbeContext, kind: str, *, max_lines: int, budget: floa
                     line, ts = _parse_event(ev.data)
                     out.lines.append((line[:MAX_LINE], ts))
                     stamp = parse_timestamp(ts)
+                    if stamp is not None:
+                        win.last_stamp = stamp if win.last_stamp is None else max(win.last_stamp, stamp)
                     if stamp is not None and stamp >= win.live_after:
                         win.live += 1
                         out.live += 1
@@ -271,10 +279,11 @@ def build_done(lines, win: LogWindow):
 def run_done(ctx: ProbeContext, live_s: float):
     """The run log needs live lines for one thing: the route probe's nonce, which proves its request reached the
     container. Read until the nonce shows up; else, once the route probe is finished (or not running) and the
-    replay is complete, wait at most `live_s` for it (the log pipeline may lag the answer)."""
+    replay is complete, wait at most `live_s` for it (the log pipeline may lag the answer), or until a line stamped
+    well after the route's answers shows the log has caught up past them."""
     nonce = ctx.shared.get("route.nonce")
     route_done: asyncio.Event | None = ctx.shared.get("route.done")
-    state = {"seen": 0, "found": False, "since": None}
+    state = {"seen": 0, "found": False, "since": None, "answered": None}
 
     def done(lines, win: LogWindow):
         if nonce:
@@ -286,11 +295,15 @@ def run_done(ctx: ProbeContext, live_s: float):
                 return "nonce"
         if route_done is not None and not route_done.is_set():
             return False
+        if state["answered"] is None:
+            state["answered"] = time.time()  # about when the route's answers were in
         if not win.replayed():
             return False
         stage = (ctx.shared.get("space.runtime") or {}).get("stage")
         if not (nonce and ctx.shared.get("route.sent")) or stage in NO_CONTAINER:
             return "replayed"  # no request of ours can have reached a container: nothing live to wait for
+        if win.clock_agrees and win.last_stamp is not None and win.last_stamp >= state["answered"] + 1.0:
+            return "caught_up"  # the app logged after our requests were answered: the nonce line would be before
         if state["since"] is None:
             state["since"] = win.now
         return "waited" if win.now - state["since"] >= live_s else False
@@ -298,6 +311,8 @@ def run_done(ctx: ProbeContext, live_s: float):
     return done
 
 
+READ_SHARE = 0.8  # of the probe's budget for reading the streams
+CUT_OFF = ("deadline", "limit", "stalled")  # read endings that leave the rest of the log unseen
 SCAN_SLICE = 256 * 1024  # bytes of log text scanned between two turns of the event loop
 
 
@@ -336,17 +351,19 @@ class LogsProbe:
         opts = ctx.options
         budget = max(0.5, min(self.timeout, ctx.options.timeout) - 0.5)
         t_end = asyncio.get_running_loop().time() + budget
+        read_budget = budget * READ_SHARE  # the rest is kept for the signature scan of what was read
         ctx.shared["logs.step"] = "draining the build and run logs"
         build, run = await asyncio.gather(
-            read_log(ctx, "build", max_lines=opts.log_max_lines, budget=budget, done=build_done),
-            read_log(ctx, "run", max_lines=opts.log_max_lines, budget=budget, done=run_done(ctx, opts.log_wait_s),
-                     wake=ctx.shared.get("route.done")),
+            read_log(ctx, "build", max_lines=opts.log_max_lines, budget=read_budget, done=build_done),
+            read_log(ctx, "run", max_lines=opts.log_max_lines, budget=read_budget,
+                     done=run_done(ctx, opts.log_wait_s), wake=ctx.shared.get("route.done")),
         )
         nonce = ctx.shared.get("route.nonce")
         route = ctx.shared.get("route.sent")
         if nonce and route and run.status is not None and run.status < 400:
             seen = any(nonce in ln for ln, _ in run.lines)
-            if seen or not run.error:  # a broken or too slow stream proves nothing about an absent nonce
+            # a broken, too slow or cut-off stream proves nothing about an absent nonce
+            if seen or not (run.error or run.ended in CUT_OFF):
                 result.fact("route.nonce_in_run_log", seen)
         denied = [r for r in (build, run) if r.status in (401, 403)]
         if denied:

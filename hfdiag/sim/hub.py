@@ -287,5 +287,9 @@ def log_stream(sim: SimState, space: SpaceState, kind: str, request: Request) ->
             else:
                 yield "data:\n\n"
 
+    from email.utils import formatdate
+
+    # a Date header like the Hub's (the log probe compares the lines' timestamps with the server's clock)
     return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
+                             headers={"cache-control": "no-cache", "x-accel-buffering": "no",
+                                      "date": formatdate(usegmt=True)})
