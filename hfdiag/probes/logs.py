@@ -15,7 +15,8 @@ import httpx
 
 from hfdiag.evidence.model import ProbeResult
 from hfdiag.probes.base import ProbeContext
-from hfdiag.probes.http import HttpFailure, classify_error
+from hfdiag.probes.bounded import BodyError, SSEReader, read_head
+from hfdiag.probes.http import HttpFailure, classify_error, settle
 from hfdiag.probes.space import api_path
 
 BUILD_QUEUED = re.compile(r"^=+ Build Queued at ")
@@ -54,8 +55,6 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
     """Drain one log stream. Keep-alives (empty data) do not count as activity; a replay after a reconnect
     is deduplicated by event index. The stream never ends by itself, so reading stops when `done(lines,
     idle_for)` says so, else after `idle_s` without a line."""
-    from httpx_sse import EventSource
-
     http = ctx.http
     url = http.hub(api_path(ctx.space_id) + f"/logs/{kind}")
     params = {"tail": str(tail)} if tail else None
@@ -75,7 +74,7 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
                 http.requests_sent += 1
                 out.status = resp.status_code
                 if resp.status_code >= 400:
-                    body = (await _read_small(resp)).decode("utf-8", errors="replace")
+                    body = (await read_head(resp, url)).decode("utf-8", errors="replace")
                     out.error = f"{resp.status_code} from /logs/{kind}: {body[:160].strip()}"
                     out.kind = "http"
                     return out
@@ -87,9 +86,10 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
                                  f"{where}, not an event stream")
                     out.kind = "protocol"
                     return out
-                events = EventSource(resp).aiter_sse().__aiter__()
+                sse = SSEReader(resp, url)  # bounded: the stream's decoded bytes, a line, an event
+                events = sse.events().__aiter__()
                 last_data = loop.time()
-                bytes_at_event = resp.num_bytes_downloaded
+                bytes_at_event = sse.received
                 while True:
                     remaining = t_end - loop.time()
                     idle_for = loop.time() - last_data
@@ -100,10 +100,10 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
                         stop = (verdict if isinstance(verdict, str) else "complete") if verdict else None
                     else:
                         stop = "drained" if idle_for >= idle_s else None
-                    if stop in ("deadline", "drained") and resp.num_bytes_downloaded > bytes_at_event:
+                    if stop in ("deadline", "drained") and sse.received > bytes_at_event:
                         # bytes kept arriving but no event completed: a slow stream, not a drained log
                         out.ended, out.kind = "stalled", "timeout"
-                        out.error = (f"/logs/{kind} is too slow: {resp.num_bytes_downloaded - bytes_at_event} "
+                        out.error = (f"/logs/{kind} is too slow: {sse.received - bytes_at_event} "
                                      f"bytes of an event that did not complete in {idle_for:.1f}s")
                         return out
                     if stop:
@@ -128,7 +128,10 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
                     except StopAsyncIteration:
                         out.ended = "closed"
                         return out
-                    bytes_at_event = resp.num_bytes_downloaded
+                    except BodyError as e:  # past the stream's cap: what was read stays evidence
+                        out.ended, out.kind, out.error = "limit", e.kind, f"/logs/{kind}: {e}"
+                        return out
+                    bytes_at_event = sse.received  # comments (keep-alives) included: the stream is alive
                     if not ev.data.strip():
                         continue  # keep-alive: not activity
                     index += 1
@@ -153,19 +156,10 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
             return out
         finally:
             if pending is not None:
-                pending.cancel()
+                settle(pending)
             if woken is not None:
                 woken.cancel()
     return out
-
-
-async def _read_small(resp: httpx.Response, cap: int = 4096) -> bytes:
-    buf = b""
-    async for chunk in resp.aiter_bytes():
-        buf += chunk
-        if len(buf) >= cap:
-            break
-    return buf[:cap]
 
 
 def _parse_event(data: str) -> tuple[str, str | None]:

@@ -105,7 +105,7 @@ def test_check_outputs_and_bundles_never_carry_secrets(items):
                 proc = subprocess.run(
                     [sys.executable, "-m", "hfdiag", "check", sid, "--endpoint", sim.endpoint, "--token",
                      sim.tokens["owner"], "--dns-server", sim.dns_server, "--status-url", sim.status_url,
-                     "--timeout", "3", "--format", fmt, "--quiet", "--verbose", "--bundle", str(bundle)],
+                     "--timeout", "20", "--format", fmt, "--quiet", "--verbose", "--bundle", str(bundle)],
                     capture_output=True, text=True, cwd=ROOT, timeout=60,
                     env=cli_env(GITHUB_STEP_SUMMARY=str(summary)))
                 assert proc.returncode in (0, 1, 3), proc.stderr
