@@ -1,6 +1,7 @@
 """One careful HTTP client for every probe.
 
-- The token goes only to the Hub endpoint's host (and, for a private Space, to the origin the API named);
+- The token goes only to the Hub endpoint's host (and, for a private Space, to the origin the API named when it
+  is a Hub host over https, or the endpoint's own host);
   redirects are followed by hand, and Authorization never follows a redirect to another host.
 - Every request has a total deadline (a slow drip of 1 byte/s cannot hold a probe forever) and a body cap
   (applied to the decoded bytes of every encoding layer, so a gzip bomb stops at the cap: hfdiag/probes/bounded.py).
@@ -68,9 +69,20 @@ def settle(fut: asyncio.Future) -> None:
         fut.exception()
 
 
+HUB_DOMAINS = ("huggingface.co", "hf.co", "hf.space")  # the hosts a Hub token is meant for
+
+
+def is_hub_host(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in HUB_DOMAINS)
+
+
 def origin(url: str) -> tuple[str, str, int | None]:
     p = urlsplit(url)
-    port = p.port or (443 if p.scheme == "https" else 80 if p.scheme == "http" else None)
+    try:
+        port = p.port or (443 if p.scheme == "https" else 80 if p.scheme == "http" else None)
+    except ValueError:  # a port out of range, named by an answer: an origin nothing else has
+        port = -1
     return p.scheme, (p.hostname or "").lower(), port
 
 
@@ -164,9 +176,18 @@ class Http:
         if origin(str(response.request.url)) == origin(self.endpoint):
             self.limiter.observe(str(response.request.url), response.status_code, response.headers)
 
-    def allow_token_for(self, url: str) -> None:
-        """Also send the token to this origin (a private Space's origin, as named by the Hub API)."""
-        self._token_origins.add(origin(url))
+    def allow_token_for(self, url: str) -> bool:
+        """Also send the token to this origin (a private Space's origin, as named by the Hub API), if it is a Hub
+        host over https or the --endpoint's own host and scheme; never to another host or over plain http
+        because an answer named it. Returns whether it is allowed."""
+        scheme, host, port = origin(url)
+        ep_scheme, ep_host, _ = origin(self.endpoint)
+        if port == -1:
+            return False
+        if (scheme == "https" and is_hub_host(host)) or (scheme == ep_scheme and host == ep_host and host):
+            self._token_origins.add((scheme, host, port))
+            return True
+        return False
 
     def hub(self, path: str) -> str:
         return f"{self.endpoint}{path}"
