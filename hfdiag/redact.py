@@ -59,7 +59,7 @@ _PATTERNS: list[tuple[str, str]] = [
                 r"AIza[0-9A-Za-z_-]{35}|xox[abposre]-[A-Za-z0-9-]{10,}|hooks\.slack\.com/services/[A-Za-z0-9/_-]+)"),
     # `NAME=value`, `"NAME": "value"`, `?NAME=value`: the value of a secret-named setting or parameter.
     ("secret_value", r"(?i)(" + _HDR_START + r"(?:[\"']" + _SECRET_NAME + r"[\"']\s*[:=]|" + _SECRET_NAME
-                     + r"\s*=|" + _COLON_NAME + r"\s*:(?!//))\s*[\"']?)" + _SECRET_VALUE),
+                     + r"[\"']?\s*=|" + _COLON_NAME + r"[\"']?\s*:(?!//))\s*[\"']?)" + _SECRET_VALUE),
     # Query strings of signed URLs: keep the path, drop every parameter.
     ("signed_url", r"(?i)(" + _START + r"https?://[^\s?#'\"<>]+)\?(?=[^\s#'\"<>]*\b(?:" + _SIGNED_PARAMS + r")=)[^\s#'\"<>]*"),
     # E-mail addresses.

@@ -124,7 +124,8 @@ def test_every_secret_kind_is_exercised():
     """Guard against a strategy silently losing a kind (e.g. a filter that rejects everything)."""
     from hypothesis import find
 
-    for needle in ("hf_", "eyJ", "X-Amz-Signature", "Key-Pair-Id", "X-Xet", "Cookie", "@", "Bearer"):
+    for needle in ("hf_", "eyJ", "X-Amz-Signature", "Key-Pair-Id", "X-Xet", "Cookie", "@", "Bearer", "ghp_", "AKIA",
+                   "sk-proj-", "xoxb-", "postgres://", "password=", "_KEY="):
         t0 = time.monotonic()
         assert needle.lower() in find(secrets, lambda s, n=needle: n.lower() in s[0].lower())[0].lower()
         assert time.monotonic() - t0 < 30
