@@ -35,7 +35,7 @@ def one_line(text) -> str:
 
 # Markdown: ASCII punctuation that starts inline syntax (CommonMark lets any of it be backslash-escaped)
 _MD_PUNCT = re.compile(r"([\\`*_\[\]!|~#])")  # `(` only links after a `]`, escaped here
-_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto|www)(:|\.)")
+_AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto|www)(:|\.)")  # anywhere: what may start an autolink varies
 _BBCODE = re.compile(r"\[(/?)(?=\s*[A-Za-z][\w-]*\s*(?:=|\]))")
 
 

@@ -18,7 +18,7 @@ from conftest import ROOT, cli_env
 TIMEOUT = 3.0  # --timeout of every fault run on a quiet machine; the guarantee is check time <= timeout + 1 s
 BASE_TIMEOUT = 30.0  # fault-free runs end by themselves (logs drained); the timeout only stops a hang
 WORKERS = 4  # fault runs in flight at once (each is mostly waiting on a socket)
-TIMED_CLI = str(Path(__file__).with_name("timed_cli.py"))
+TIMED_CLI = str(Path(ROOT) / "bench" / "_phases.py")  # the CLI with its probing phase timed (check_many_s)
 AFTER_CHECK_S = 2.0  # rendering and exit after the probing phase, whatever the report holds
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
@@ -43,7 +43,7 @@ class Run:
     tokens: dict = field(default_factory=dict)
     endpoint: str = ""
     timeout: float = TIMEOUT
-    phases: dict = field(default_factory=dict)  # timed_cli.py: check_start_s, check_s, process_s
+    phases: dict = field(default_factory=dict)  # bench/_phases.py: check_start_s, check_many_s, process_s
 
     def probe(self, name: str) -> dict:
         return next(p for p in self.report["probes"] if p["probe"] == name)
@@ -86,7 +86,7 @@ def load_timeout(baselines: list[Run]) -> float:
     run side by side, as the fault runs do): 3 s when it is quiet, more when CPU burners slow every process down,
     so that the probes a fault does not touch still have the time they need. Each run is then held to its own
     timeout (check phase <= timeout + 1 s)."""
-    slowest = max((b.phases.get("check_s", b.elapsed) for b in baselines), default=0.0)
+    slowest = max((b.phases.get("check_many_s", b.elapsed) for b in baselines), default=0.0)
     return round(min(20.0, max(TIMEOUT, 2.0 * slowest)), 1)
 
 
