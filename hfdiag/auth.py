@@ -30,11 +30,27 @@ def token_file(environ: dict) -> Path:
     return home / "token"
 
 
+def env_flag(environ, name: str) -> bool:
+    """huggingface_hub's booleans: 1, ON, YES, TRUE (any case) are true."""
+    return str(environ.get(name, "")).strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
+def hub_offline(environ) -> bool:
+    """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE): huggingface_hub makes no HTTP request at all."""
+    return env_flag(environ, "HF_HUB_OFFLINE") or env_flag(environ, "TRANSFORMERS_OFFLINE")
+
+
+IMPLICIT_TOKEN_OFF = "HF_HUB_DISABLE_IMPLICIT_TOKEN"
+
+
 def find_token(cli_token: str | None = None, environ: dict | None = None) -> tuple[str | None, str | None]:
-    """(token, where it came from) — the source never includes the value."""
+    """(token, where it came from) — the source never includes the value. With HF_HUB_DISABLE_IMPLICIT_TOKEN
+    only an explicit --token is sent (huggingface_hub's `get_token_to_send`): (None, IMPLICIT_TOKEN_OFF)."""
     env = os.environ if environ is None else environ
     if _clean(cli_token):
         return _clean(cli_token), "--token"
+    if env_flag(env, IMPLICIT_TOKEN_OFF):
+        return None, IMPLICIT_TOKEN_OFF
     for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
         if _clean(env.get(var)):
             return _clean(env.get(var)), var

@@ -59,7 +59,10 @@ def _safe_value(name: str, value: str, redactor: Redactor) -> str:
 def gather(environ: Mapping[str, str], *, token: str | None, token_source: str | None, whoami: dict | None,
            endpoint: str, redactor: Redactor) -> dict:
     """The environment document (already redacted). `whoami` is the outcome of the whoami call, or None."""
+    from hfdiag.auth import IMPLICIT_TOKEN_OFF, env_flag, hub_offline, token_file
     from hfdiag.clientenv import cache_dir, free_bytes
+
+    token_path = token_file(environ)
 
     hub_vars = {}
     for k in sorted(environ):
@@ -79,6 +82,9 @@ def gather(environ: Mapping[str, str], *, token: str | None, token_source: str |
                      "platform": platform.platform(terse=True)},
         "libraries": library_versions(),
         "hub": {"endpoint": redactor.text(endpoint), "token_present": bool(token), "token_source": token_source,
+                # as `hf env` shows them: where the stored token lives, whether there is one, the two switches
+                "token_path": redactor.text(str(token_path)), "saved_token": token_path.is_file(),
+                "offline": hub_offline(environ), "implicit_token": not env_flag(environ, IMPLICIT_TOKEN_OFF),
                 **(whoami or {})},
         "hub_variables": hub_vars,
         "proxies": proxies,

@@ -11,6 +11,8 @@ FAIL_ON_WORDS = ("any", "platform", "none")
 
 def parse_fail_on(value: str) -> frozenset[str]:
     """The set of buckets whose findings fail the run."""
+    if not value.strip():  # "" must not quietly mean "none" (a CI variable that came out empty)
+        raise UsageError("--fail-on is empty: name buckets, 'platform', 'any', or 'none' to never fail")
     chosen: set[str] = set()
     for word in (w.strip() for w in value.split(",")):
         if not word:
@@ -36,6 +38,8 @@ def exit_status(report: dict, fail_on: frozenset[str]) -> ExitStatus:
         if f["status"] == "match" and f["knowledge"] != "background" and f["bucket"] in fail_on
     ]
     if failing and bucket != "healthy":
+        return ExitStatus.FINDING
+    if report["verdict"].get("basis") == "cues" and bucket in fail_on:  # a verdict from text cues alone
         return ExitStatus.FINDING
     if bucket == "inconclusive" and fail_on:
         return ExitStatus.INCONCLUSIVE

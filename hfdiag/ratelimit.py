@@ -112,6 +112,18 @@ class _Bucket:
 
 
 @dataclass
+class BucketView:
+    """What the Hub's headers last said about one bucket, for a progress display."""
+
+    name: str
+    remaining: float | None  # r of the last RateLimit header, minus what was sent since
+    quota: float | None  # q of RateLimit-Policy
+    window_s: float | None  # w of RateLimit-Policy
+    resets_in_s: float  # from t of the last RateLimit header
+    paused_for_s: float  # > 0 while every request to the bucket waits (exhausted window, 429)
+
+
+@dataclass
 class RateStats:
     requests: int = 0
     throttled: int = 0  # 429 answers seen
@@ -245,6 +257,19 @@ class RateLimiter:
         item = current_item.get()
         if item is not None:
             self.damaged[item] += 1
+
+    def snapshot(self) -> list[BucketView]:
+        """The buckets seen so far (aliases once), as the headers described them; safe to call from another
+        thread (plain reads of numbers)."""
+        now = self._clock()
+        views, seen = [], set()
+        for (_origin, name), b in list(self._buckets.items()):
+            if id(b) in seen or (b.remaining is None and b.quota is None and b.paused_until <= now):
+                continue
+            seen.add(id(b))
+            views.append(BucketView(name, b.remaining, b.quota, b.window, max(0.0, b.reset_at - now),
+                                    max(0.0, b.paused_until - now)))
+        return views
 
     # -- the one entry point Http.request uses ----------------------------------------------------------------------
     async def call(self, url: str, send: Callable[[], Awaitable[T]]) -> T:

@@ -106,6 +106,12 @@ class Redactor:
         kind = m.lastgroup or "secret"
         if self._own and m.group(0) in self._own:
             return m.group(0)
+        if kind == "secret_value":  # `HF_TOKEN=hf_…`: named by what the value is, when its shape says
+            inner = _COMBINED.fullmatch(m.group(0)[len(m.group(_PREFIX_GROUP[kind]) or ""):])
+            kind = inner.lastgroup if inner and inner.lastgroup not in (None, "secret_value") else kind
+            prefix = m.group(_PREFIX_GROUP["secret_value"]) or ""
+            self.counts[kind] += 1
+            return prefix + mask(kind)
         self.counts[kind] += 1
         if kind in _PREFIX_GROUP:
             prefix = m.group(_PREFIX_GROUP[kind]) or ""

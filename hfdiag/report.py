@@ -38,6 +38,8 @@ def build_report(
         "probes": [p.to_dict() for p in probes or []],
         "inputs": [{"name": i.name, "chars": len(i.text), "truncated": i.truncated} for i in inputs or []],
     }
+    if diagnosis.cues is not None:
+        report["cues"] = diagnosis.cues.to_dict()
     if extra:
         report.update(extra)
     redactor.allow(own_texts(f.rule for f in diagnosis.findings))  # templates, before values were filled in
@@ -66,4 +68,5 @@ def first_sentence(report: dict) -> str:
     if bucket == "inconclusive":
         return f"inconclusive{where}: {v['summary']}"
     knowledge = f", {v['knowledge']}" if v.get("knowledge") else ""
-    return f"{bucket} ({v['confidence']} confidence{knowledge}, {v['rule']}){where}."
+    basis = v["rule"] or ("from text cues" if v.get("basis") == "cues" else "no rule")
+    return f"{bucket} ({v['confidence']} confidence{knowledge}, {basis}){where}."

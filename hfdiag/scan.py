@@ -6,6 +6,7 @@
 - A Space whose evidence was damaged by rate limiting (a 429 nobody sent again, or a deadline that ran out while
   waiting for the limit) is checked again once the limit reopens, up to `attempts` times: no Space's result is
   lost to the rate limit.
+- Answers that are the same for every Space (whoami, the status page) are asked once per scan and shared.
 - Results are delivered in input order as soon as every earlier Space is done (`on_result`), so JSON Lines
   stream while the scan runs.
 """
@@ -67,8 +68,14 @@ class ScanStats:
 async def scan_spaces(space_ids: list[str], options: CheckOptions, kb: KnowledgeBase, *, concurrency: int = 8,
                       limiter: RateLimiter | None = None, attempts: int = 3,
                       on_result: Callable[[int, CheckResult], None] | None = None) -> tuple[list[CheckResult], ScanStats]:
+    from hfdiag.probes.http import Http
+    from hfdiag.probes.shared import SharedCalls
+
     limiter = limiter or RateLimiter()
     options.extra["limiter"] = limiter
+    # whoami and the status page are the same for every Space: asked once (hfdiag/probes/shared.py)
+    shared = SharedCalls(Http(options.endpoint, options.token, trust_env=options.trust_env, limiter=limiter))
+    options.extra["shared_calls"] = shared
     stats = ScanStats(spaces=len(space_ids), concurrency=concurrency)
     results: dict[int, CheckResult] = {}
     next_out = 0
@@ -126,6 +133,8 @@ async def scan_spaces(space_ids: list[str], options: CheckOptions, kb: Knowledge
         for w in workers:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        options.extra.pop("shared_calls", None)
+        await shared.aclose()
         try:
             loop.remove_signal_handler(signal.SIGINT)
         except (NotImplementedError, RuntimeError, ValueError):

@@ -67,7 +67,7 @@ def test_fail_on_none_and_bucket_lists():
     [
         (["explain", "-", "--format", "yaml"], "--format 'yaml'"),
         (["explain", "-", "--fact", "novalue"], "expected KEY=VALUE"),
-        (["explain", "-", "--fact", "build_log.lines=many"], "expected a int"),
+        (["explain", "-", "--fact", "build_log.lines=many"], "expected a whole number"),
         (["explain", "-", "--fail-on", "everything"], "--fail-on 'everything'"),
         (["explain", "/nonexistent/file.log"], "no such file"),
         (["explain", "-", "--markdown-flavor", "reddit"], "--markdown-flavor"),

@@ -21,9 +21,10 @@ CASES = [
     ("runtime", "RuntimeError: FlashAttention only supports Ampere GPUs or newer."),
     ("runtime", "ZeroGPU worker error\nRuntimeError"),
     ("inconclusive", "503 Service Unavailable"),
-    # DNS failures say nothing about where they ran: egress only with evidence of running inside a Space.
-    ("inconclusive", "aiohttp.client_exceptions.ClientConnectorError: Cannot connect to host gateway.discord.gg:443 "
-                     "ssl:default [Temporary failure in name resolution]"),
+    # A DNS failure names the outbound boundary, but not where it ran: egress from the text cues alone, never
+    # with high confidence (a rule needs evidence of running inside a Space for that).
+    ("egress", "aiohttp.client_exceptions.ClientConnectorError: Cannot connect to host gateway.discord.gg:443 "
+               "ssl:default [Temporary failure in name resolution]"),
 ]
 
 
@@ -31,6 +32,8 @@ CASES = [
 def test_machine_string(want, text):
     report = json.loads(run_cli("explain", "-", "--format", "json", input=text + "\n").stdout)
     assert report["verdict"]["bucket"] == want, report["verdict"]
+    if report["verdict"]["basis"] == "cues":  # text alone never gives a high-confidence verdict
+        assert report["verdict"]["confidence"] in ("low", "medium")
 
 
 def test_dns_failure_inside_a_space_is_egress_and_names_the_host():

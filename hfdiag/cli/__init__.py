@@ -22,6 +22,11 @@ def _click_status(e: Exception) -> int | None:
             return e.exit_code
         if isinstance(e, getattr(m, "Abort", ())):
             return _fail("interrupted", ExitStatus.INTERRUPTED)
+        if isinstance(e, getattr(m, "NoArgsIsHelpError", ())):
+            # a bare `hfdiag` / `hfdiag rules`: the help itself, not an "error: Usage" line; incomplete usage: 2
+            sys.stderr.write(e.ctx.get_help() + "\n" if e.ctx else e.format_message() + "\n")
+            sys.stderr.flush()
+            return ExitStatus.USAGE
         if isinstance(e, getattr(m, "UsageError", ())):
             hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx else ""
             return _fail(e.format_message() + hint, ExitStatus.USAGE)

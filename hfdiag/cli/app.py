@@ -32,8 +32,26 @@ def _root(
     """hfdiag: probes, evidence chains and tested rules instead of guesses."""
 
 
+def _plain_argument_help() -> None:
+    """typer (>= 0.2x) writes a required argument as `{ID}` in the usage line and every argument with its
+    Python type (`spaces... <list[str]>`); hfdiag's help names arguments like the rest of its docs (`ID`,
+    `SPACES...`) and says in the help text what they hold. Skipped if typer changes these methods."""
+    from typer.core import TyperArgument
+
+    if not hasattr(TyperArgument, "_usage_display_name") or not hasattr(TyperArgument, "display_type_rich"):
+        return
+
+    def usage_name(self) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    TyperArgument._usage_display_name = usage_name
+    TyperArgument.display_type_rich = lambda self, ctx: None
+
+
 def register() -> None:
     """Import the command modules; each registers its command on `app`."""
+    _plain_argument_help()
     for module in ("cmd_check", "cmd_explain", "cmd_sim", "cmd_egress", "cmd_preflight", "cmd_scan", "cmd_env",
-                   "cmd_rules"):
+                   "cmd_rules", "cmd_triage"):
         __import__(f"hfdiag.cli.{module}")

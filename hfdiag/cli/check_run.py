@@ -28,7 +28,7 @@ def _bundle_path(base: Path, space_id: str, many: bool) -> Path:
 
 def _check_values(a: dict) -> None:
     """The checks typer does not do (ranges, combinations), before anything runs."""
-    for name in ("timeout", "wait", "settle_wait"):
+    for name in ("timeout", "wait", "settle_wait", "log_wait"):
         if a[name] is not None and a[name] < 0:
             raise UsageError(f"--{name.replace('_', '-')} must not be negative")
     if a["timeout"] <= 0:
@@ -69,13 +69,24 @@ def _progress_factory(env: Environment, quiet: bool, many: bool, early: EarlySta
     return progress_for
 
 
+def _write_reports(path: Path, reports: list[dict], many: bool) -> None:
+    """--report: the JSON report beside any --format (the GitHub Action reads its outputs from it)."""
+    from hfdiag.render.json_out import dumps
+
+    text = "".join(dumps(r, lines=True) + "\n" for r in reports) if many else dumps(reports[0]) + "\n"
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"--report {path}: cannot write ({e.strerror})") from None
+
+
 def run(a: dict, early: EarlyStart | None = None) -> int:
     """`a`: the command's parameters. `early`: set when the probes start before typer parsed the command line
     (early_check.py); the run then raises Refused, having printed nothing, unless typer agrees with `a`."""
     from hfdiag.check import check_many, validate_space_id
     from hfdiag.cli.early_check import Refused
     from hfdiag.cli.emit import emit
-    from hfdiag.cli.target import is_loopback_url, resolve_target, simulator
+    from hfdiag.cli.target import is_loopback_url, refuse_if_offline, resolve_target, simulator
     from hfdiag.cli.validate import output_settings
     from hfdiag.engine.lazy_knowledge import LazyKnowledge
     from hfdiag.outcome import combined, exit_status
@@ -102,6 +113,7 @@ def run(a: dict, early: EarlyStart | None = None) -> int:
         spaces = [validate_space_id(s) for s in spaces]
         t = resolve_target(a, env.environ, sim, a["sim_as"])
         endpoint, token, source, dns_server, status_url = t.endpoint, t.token, t.token_source, t.dns_server, t.status_url
+        refuse_if_offline(env.environ, endpoint, sim, "check")
         # a loopback endpoint (simulator, local mirror) is treated like --sim: no proxy variables, and the DNS
         # probe asks only a loopback --dns-server, so nothing leaves the machine
         trust_env = sim is None and not is_loopback_url(endpoint)
@@ -115,7 +127,7 @@ def run(a: dict, early: EarlyStart | None = None) -> int:
             wait=a["wait"], restart=a["restart"], route_requests=a["route_requests"], dns_server=dns_server, status_url=status_url,
             trust_env=trust_env,
             zerogpu_call=a["zerogpu_call"], zerogpu_data=a["zerogpu_data"],
-            settle_wait=a["settle_wait"], transfer_file=a["transfer_file"],
+            settle_wait=a["settle_wait"], transfer_file=a["transfer_file"], log_wait_s=a["log_wait"],
         )
         options.extra["timeout_flag"] = total
         many = len(spaces) > 1
@@ -152,6 +164,8 @@ def run(a: dict, early: EarlyStart | None = None) -> int:
                 raise UsageError(f"--bundle {path}: cannot write ({e.strerror})") from None
             env.message(f"hfdiag: evidence bundle written to {path} (replay: hfdiag explain {path})")
         statuses.append(exit_status(res.report, threshold))
+    if a.get("report"):
+        _write_reports(a["report"], [res.report for res in results], many)
     if any(r.interrupted for r in results):
         env.message("hfdiag: interrupted: the report above holds what was gathered before Ctrl-C")
         return int(ExitStatus.INTERRUPTED)

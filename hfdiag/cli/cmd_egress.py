@@ -12,13 +12,13 @@ from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_op
 @app.command("egress")
 def egress_cmd(
     targets: Optional[List[str]] = typer.Argument(
-        None, help="HOST[:PORT] or http(s):// URLs to check, besides huggingface.co:443 and cas-bridge.xethub.hf.co:443."),
+        None, metavar="TARGET", help="HOST[:PORT] or http(s):// URLs to check, besides huggingface.co:443 and cas-bridge.xethub.hf.co:443."),
     timeout: float = typer.Option(5.0, "--timeout", help="Seconds allowed for each step (DNS, connect, TLS, HTTP)."),
     dns_server: Optional[str] = typer.Option(None, "--dns-server", help="DNS server HOST[:PORT] instead of the system resolver."),
     no_defaults: bool = typer.Option(False, "--no-defaults", help="Check only the given targets."),
     no_markers: bool = typer.Option(False, "--no-markers", help="Do not print hfdiag-marker lines."),
     fmt: str = format_option(),
-    markdown_flavor: str = markdown_flavor_option(),
+    markdown_flavor: Optional[str] = markdown_flavor_option(),
     fail_on: str = fail_on_option(),
     rules_dir: Optional[Path] = rules_dir_option(),
     verbose: bool = verbose_option(),

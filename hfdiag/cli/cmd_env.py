@@ -15,7 +15,7 @@ def env_cmd(
     endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Hub endpoint for whoami (default: HF_ENDPOINT, else https://huggingface.co)."),
     token: Optional[str] = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, token file)."),
     fmt: str = typer.Option("human", "--format", "-f", help="Output format: human, json or markdown.", metavar="FORMAT"),
-    markdown_flavor: str = markdown_flavor_option(),
+    markdown_flavor: Optional[str] = markdown_flavor_option(),
     offline: bool = typer.Option(False, "--offline", help="Do not call whoami-v2 (no network at all)."),
     timeout: float = typer.Option(10.0, "--timeout", help="Deadline of the whoami call, in seconds."),
 ) -> int:
@@ -23,7 +23,7 @@ def env_cmd(
     import asyncio
     import json
 
-    from hfdiag.auth import find_token
+    from hfdiag.auth import find_token, hub_offline
     from hfdiag.cli.validate import check_flavor, check_format
     from hfdiag.envinfo import gather, whoami
     from hfdiag.environment import Environment
@@ -31,7 +31,7 @@ def env_cmd(
     from hfdiag.redact import Redactor
 
     check_format(fmt, ("human", "json", "markdown"))
-    check_flavor(markdown_flavor)
+    check_flavor(markdown_flavor, fmt)
     if timeout <= 0:
         raise UsageError("--timeout must be positive")
     env = Environment()
@@ -41,15 +41,16 @@ def env_cmd(
     tok, source = find_token(token, env.environ)
     redactor = Redactor([tok] if tok else [])
     who = None
-    if tok and not offline:
+    hub_off = hub_offline(env.environ)
+    if tok and not offline and not hub_off:
         who = asyncio.run(whoami(url, tok, timeout=timeout))
     elif tok:
-        who = {"whoami_error": "not checked (--offline)"}
+        who = {"whoami_error": "not checked (HF_HUB_OFFLINE)" if hub_off else "not checked (--offline)"}
     doc = gather(env.environ, token=tok, token_source=source, whoami=who, endpoint=url, redactor=redactor)
     if fmt == "json":
         text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     elif fmt == "markdown":
-        text = to_markdown(doc, markdown_flavor)
+        text = to_markdown(doc, markdown_flavor or "github")
     else:
         text = to_human(doc)
     # the final text passes the redactor once more, except library names such as hf_transfer (not secrets)
@@ -72,9 +73,15 @@ def _final(text: str, redactor) -> str:
 
 def _hub_lines(doc: dict) -> list[tuple[str, str]]:
     hub = doc["hub"]
-    rows = [("endpoint", hub["endpoint"])]
+    rows = [("endpoint", hub["endpoint"]),
+            ("token path", f"{hub['token_path']} ({'a saved token' if hub['saved_token'] else 'no saved token'})")]
+    if hub["offline"]:
+        rows.append(("offline mode", "on (HF_HUB_OFFLINE): `hfdiag check` refuses, `hfdiag explain` works"))
     if not hub["token_present"]:
-        rows.append(("token", "none found (HF_TOKEN, HUGGING_FACE_HUB_TOKEN, token file)"))
+        if hub.get("token_source") == "HF_HUB_DISABLE_IMPLICIT_TOKEN":
+            rows.append(("token", "not sent: HF_HUB_DISABLE_IMPLICIT_TOKEN is set (pass --token to send one)"))
+        else:
+            rows.append(("token", "none found (HF_TOKEN, HUGGING_FACE_HUB_TOKEN, token file)"))
         return rows
     rows.append(("token", f"present (from {hub.get('token_source') or '?'})"))
     if hub.get("whoami_error"):

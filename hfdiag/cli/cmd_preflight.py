@@ -13,9 +13,9 @@ from hfdiag.cli.options import fail_on_option, format_option, markdown_flavor_op
 
 @app.command("preflight")
 def preflight_cmd(
-    path: Path = typer.Argument(Path("."), help="The Space repo checkout (default: the current directory)."),
+    path: Path = typer.Argument(Path("."), metavar="PATH", help="The Space repo checkout (default: the current directory)."),
     fmt: str = format_option(),
-    markdown_flavor: str = markdown_flavor_option(),
+    markdown_flavor: Optional[str] = markdown_flavor_option(),
     fail_on: str = fail_on_option(),
     zerogpu: Optional[bool] = typer.Option(None, "--zerogpu/--no-zerogpu",
                                            help="The Space runs on ZeroGPU (default: detected from suggested_hardware or @spaces.GPU)."),

@@ -12,6 +12,13 @@ rules_app = typer.Typer(help="List, show, test and lint the rules.", no_args_is_
 app.add_typer(rules_app, name="rules")
 
 
+def _did_you_mean(word: str, choices) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _dir(rules_dir: Optional[Path]) -> Path:
     from hfdiag.engine.data import default_rules_dir
 
@@ -19,11 +26,18 @@ def _dir(rules_dir: Optional[Path]) -> Path:
 
 
 @rules_app.command("list")
-def rules_list(rules_dir: Optional[Path] = rules_dir_option(), bucket: Optional[str] = typer.Option(None, "--bucket")) -> int:
+def rules_list(rules_dir: Optional[Path] = rules_dir_option(), bucket: Optional[str] = typer.Option(None, "--bucket", metavar="BUCKET", help="Only the rules of this bucket (builder, proxy, app, ...).")) -> int:
     """One line per rule: id, bucket, knowledge, title."""
     from hfdiag.engine.knowledge import load_knowledge
 
     kb = load_knowledge(rules_dir)
+    if bucket is not None:
+        from hfdiag.engine.data import BUCKETS
+        from hfdiag.errors import UsageError
+
+        if bucket not in BUCKETS or bucket == "inconclusive":
+            hint = _did_you_mean(bucket, BUCKETS)
+            raise UsageError(f"--bucket {bucket!r}: not a rule bucket{hint} (one of {', '.join(b for b in BUCKETS if b != 'inconclusive')})")
     for r in kb.rules:
         if bucket and r.bucket != bucket:
             continue
@@ -32,7 +46,7 @@ def rules_list(rules_dir: Optional[Path] = rules_dir_option(), bucket: Optional[
 
 
 @rules_app.command("show")
-def rules_show(rule_id: str = typer.Argument(..., metavar="ID"), rules_dir: Optional[Path] = rules_dir_option()) -> int:
+def rules_show(rule_id: str = typer.Argument(..., metavar="ID", help="Rule id, e.g. HFD-BLD-004."), rules_dir: Optional[Path] = rules_dir_option()) -> int:
     """The rule file as written."""
     from hfdiag.engine.knowledge import load_knowledge
     from hfdiag.errors import UsageError
@@ -47,21 +61,24 @@ def rules_show(rule_id: str = typer.Argument(..., metavar="ID"), rules_dir: Opti
 
 @rules_app.command("test")
 def rules_test(rules_dir: Optional[Path] = rules_dir_option()) -> int:
-    """Run every rule's and signature's inline tests."""
+    """Run every rule's, signature's and cue's inline tests."""
     from hfdiag.engine.knowledge import load_knowledge
 
     kb = load_knowledge(rules_dir)
     failures = kb.test()
-    n_tests = sum(len(r.tests) for r in kb.rules) + sum(len(s.tests) for s in kb.signatures.signatures)
+    n_sigs = sum(1 for s in kb.signatures.signatures if s.kind != "cue")
+    n_tests = (sum(len(r.tests) for r in kb.rules) + sum(len(s.tests) for s in kb.signatures.signatures)
+               + sum(len(c.tests) for c in kb.cues.cues))
     for f in failures:
         typer.echo(f"FAIL {f}", err=True)
-    typer.echo(f"{n_tests - len(failures)}/{n_tests} inline tests passed ({len(kb.rules)} rules, {len(kb.signatures)} signatures)")
+    typer.echo(f"{n_tests - len(failures)}/{n_tests} inline tests passed "
+               f"({len(kb.rules)} rules, {n_sigs} signatures, {len(kb.cues)} cues)")
     return 1 if failures else 0
 
 
 @rules_app.command("lint")
 def rules_lint(rules_dir: Optional[Path] = rules_dir_option()) -> int:
-    """Validate every rule, signature, chain and catalog file."""
+    """Validate every rule, signature, cue, chain and catalog file."""
     from hfdiag.engine.knowledge import KnowledgeBase
 
     d = _dir(rules_dir)
@@ -72,5 +89,5 @@ def rules_lint(rules_dir: Optional[Path] = rules_dir_option()) -> int:
     problems = KnowledgeBase.lint(d)
     for p in problems:
         typer.echo(p, err=True)
-    typer.echo(f"{len(problems)} problem(s) in {d}")
+    typer.echo(f"{len(problems)} {'problem' if len(problems) == 1 else 'problems'} in {d}")
     return 1 if problems else 0

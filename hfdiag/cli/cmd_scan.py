@@ -10,17 +10,18 @@ import typer
 from hfdiag.cli.app import app
 from hfdiag.cli.options import fail_on_option, markdown_flavor_option, rules_dir_option
 
-SCAN_FORMATS = ("human", "json", "jsonl", "markdown", "github", "openmetrics")
+SCAN_FORMATS = ("human", "json", "jsonl", "markdown", "github", "prometheus", "openmetrics")
 
 
 @app.command("scan")
 def scan_cmd(
-    source: Optional[str] = typer.Argument(None, help="File with one Space id per line (blank lines and #comments ignored), or - for stdin."),
+    source: Optional[str] = typer.Argument(None, metavar="FILE", help="File with one Space id per line (blank lines and #comments ignored), or - for stdin."),
     endpoint: Optional[str] = typer.Option(None, "--endpoint", help="Hub endpoint (default: HF_ENDPOINT, else https://huggingface.co)."),
     token: Optional[str] = typer.Option(None, "--token", help="Hub token (default: HF_TOKEN, HUGGING_FACE_HUB_TOKEN, token file)."),
     fmt: str = typer.Option("human", "--format", "-f", metavar="FORMAT",
-                            help="human, jsonl (json: the same), markdown, github or openmetrics (Prometheus textfile/pushgateway)."),
-    markdown_flavor: str = markdown_flavor_option(),
+                            help="human, jsonl (json: the same), markdown, github, prometheus (text format for the node_exporter "
+                                 "textfile collector and the Pushgateway) or openmetrics."),
+    markdown_flavor: Optional[str] = markdown_flavor_option(),
     timeout: float = typer.Option(30.0, "--timeout", help="Global deadline per Space, in seconds."),
     fail_on: str = fail_on_option(),
     concurrency: int = typer.Option(8, "--concurrency", help="How many Spaces are checked at once."),

@@ -9,7 +9,7 @@ from hfdiag.cli.app import app
 
 @app.command("sim")
 def sim_cmd(
-    scenario: Optional[str] = typer.Argument(None, help="Scenario name (see --list)."),
+    scenario: Optional[str] = typer.Argument(None, metavar="SCENARIO", help="Scenario name (see --list)."),
     port: Optional[int] = typer.Option(None, "--port", help="Hub API port (default: ephemeral)."),
     list_: bool = typer.Option(False, "--list", help="List the scenarios with one-line descriptions."),
 ) -> int:

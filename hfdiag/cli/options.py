@@ -12,16 +12,17 @@ def format_option(default: str = "human"):
 
 
 def markdown_flavor_option():
-    return typer.Option("github", "--markdown-flavor", help="Folding for --format markdown: github or discourse.")
+    return typer.Option(None, "--markdown-flavor", metavar="FLAVOR",
+                        help="Folding for --format markdown: github (the default) or discourse.")
 
 
 def rules_dir_option():
-    return typer.Option(None, "--rules-dir", help="Use rules from this directory instead of the built-in ones.")
+    return typer.Option(None, "--rules-dir", metavar="DIR", help="Use rules from this directory instead of the built-in ones.")
 
 
 def fail_on_option():
     return typer.Option(
-        "any", "--fail-on",
+        "any", "--fail-on", metavar="BUCKETS",
         help="Exit 1 when a finding is in these buckets: comma-separated bucket names, 'platform', 'any' or 'none'.",
     )
 

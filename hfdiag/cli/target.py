@@ -56,6 +56,17 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+def refuse_if_offline(environ, endpoint: str, sim, command: str) -> None:
+    """HF_HUB_OFFLINE=1 promises that nothing talks to the Hub: a live `check`/`scan` of the Hub refuses
+    (exit 2) instead of breaking that promise; the simulator and a loopback mirror are not the Hub."""
+    from hfdiag.auth import hub_offline
+
+    if sim is None and not is_loopback_url(endpoint) and hub_offline(environ):
+        var = "HF_HUB_OFFLINE" if "HF_HUB_OFFLINE" in environ else "TRANSFORMERS_OFFLINE"
+        raise UsageError(f"{var} is set: `hfdiag {command}` would contact the Hub ({endpoint}); unset it for this "
+                         f"command ({var}= hfdiag {command} ...), or classify saved text offline with `hfdiag explain`")
+
+
 def resolve_target(a: dict, environ: dict, sim=None, sim_role: str = "owner") -> Target:
     """From --endpoint/--token/--dns-server/--status-url (and HF_ENDPOINT, the token chain), or the simulator."""
     from hfdiag.auth import find_token

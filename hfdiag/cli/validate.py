@@ -12,9 +12,14 @@ def check_format(fmt: str, allowed=("human", "json", "markdown", "github")) -> s
     return fmt
 
 
-def check_flavor(flavor: str) -> str:
+def check_flavor(flavor: str | None, fmt: str = "markdown") -> str | None:
+    """None: not given (github folding). Given with another --format, it would be ignored: say so."""
     from hfdiag.errors import UsageError
 
+    if flavor is None:
+        return None
+    if fmt != "markdown":
+        raise UsageError(f"--markdown-flavor goes with --format markdown (not --format {fmt})")
     if flavor not in ("github", "discourse"):
         raise UsageError(f"--markdown-flavor {flavor!r}: not one of github, discourse")
     return flavor
@@ -25,7 +30,7 @@ def output_settings(fmt: str, flavor: str, fail_on: str, formats=("human", "json
     from hfdiag.outcome import parse_fail_on
 
     check_format(fmt, formats)
-    check_flavor(flavor)
+    check_flavor(flavor, fmt)
     return parse_fail_on(fail_on)
 
 

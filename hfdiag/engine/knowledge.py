@@ -10,9 +10,10 @@ from pathlib import Path
 
 from hfdiag.engine import conditions
 from hfdiag.engine.chains import lint_chains, load_chains
+from hfdiag.engine.cues import CueSet, load_cues, run_cue_tests
 from hfdiag.engine.data import BUCKETS, default_rules_dir, read_yaml
 from hfdiag.engine.rules import RuleSet, lint_dir, load_rules, run_inline_tests
-from hfdiag.engine.signatures import SignatureSet, load_signatures, run_signature_tests
+from hfdiag.engine.signatures import SignatureSet, lint_keyword_noise, load_signatures, run_signature_tests
 from hfdiag.errors import RuleError
 
 FACT_TYPES = ("str", "int", "float", "bool", "list")
@@ -27,6 +28,7 @@ class FactSpec:
     needs: str | None = None  # e.g. "owner token", "--zerogpu-call", "--transfer-file"
     context: bool | list = False  # describes the setting (who calls, which stage), not a symptom; a list
     # names the values that are context (space.stage RUNNING), other values being symptoms (BUILDING, PAUSED)
+    values: list | None = None  # the values a user may give with --fact (None: any value of the type)
 
 
 class FactCatalog:
@@ -66,8 +68,11 @@ def _load_catalog(path: Path) -> FactCatalog:
         if not isinstance(d, dict) or d.get("type") not in FACT_TYPES:
             raise RuleError(f"{path}: fact {key!r} needs a type ({', '.join(FACT_TYPES)})")
         ctx = d.get("context", False)
+        values = d.get("values")
+        if values is not None and not isinstance(values, list):
+            raise RuleError(f"{path}: fact {key!r}: values must be a list")
         specs[key] = FactSpec(key, d["type"], d.get("description", ""), d.get("probe"), d.get("needs"),
-                              ctx if isinstance(ctx, list) else bool(ctx))
+                              ctx if isinstance(ctx, list) else bool(ctx), values)
     return FactCatalog(specs)
 
 
@@ -124,7 +129,10 @@ class KnowledgeBase:
             raise RuleError(errs[0])
         self.derived = derived["derived"]
         self.rules: RuleSet = load_rules(rules_dir, known, self.chains, trusted=trusted)
-        self.signatures: SignatureSet = load_signatures(rules_dir / "signatures.yaml", known, trusted=trusted)[0]
+        sigs = load_signatures(rules_dir / "signatures.yaml", known, trusted=trusted)[0]
+        self.cues: CueSet = load_cues(rules_dir / "cues.yaml", known)[0]
+        # One scanner for both tiers: a text is read once, through one keyword prefilter.
+        self.signatures: SignatureSet = SignatureSet(sigs.signatures + self.cues.signatures())
 
     @staticmethod
     def lint(rules_dir: Path) -> list[str]:
@@ -146,8 +154,15 @@ class KnowledgeBase:
             problems.append(str(e))
         problems += lint_dir(rules_dir, known, chains if isinstance(chains, dict) else None)
         try:
-            _, sig_problems = load_signatures(rules_dir / "signatures.yaml", known, strict=False)
-            problems += sig_problems
+            sigset, sig_problems = load_signatures(rules_dir / "signatures.yaml", known, strict=False)
+            problems += sig_problems + lint_keyword_noise(sigset, rules_dir / "signatures.yaml")
+        except RuleError as e:
+            problems.append(str(e))
+        try:
+            cues, cue_problems = load_cues(rules_dir / "cues.yaml", known, strict=False)
+            problems += cue_problems
+            if cues.text_cues and not cue_problems:  # cue keywords feed the same prefilter: the same noise lint
+                problems += lint_keyword_noise(SignatureSet(cues.signatures()), rules_dir / "cues.yaml")
         except RuleError as e:
             problems.append(str(e))
         return problems
@@ -158,6 +173,7 @@ class KnowledgeBase:
             for rule, t, got in run_inline_tests(self.rules)
         ]
         failures += run_signature_tests(self.signatures)
+        failures += run_cue_tests(self.cues, self.signatures)
         return failures
 
 

@@ -21,7 +21,7 @@ _RULE_KEYS = {
     "id", "bucket", "title", "severity", "confidence", "knowledge", "chain", "hop", "when", "because",
     "next_steps", "references", "tests", "description",
 }
-_TEMPLATE_RX = re.compile(r"\{([A-Za-z0-9_.]+)\}")
+_TEMPLATE_RX = re.compile(r"\{([A-Za-z0-9_.]+)(?::%)?\}")
 
 
 @dataclass
@@ -45,20 +45,53 @@ class Rule:
         return render_template(self.because, facts)
 
 
-def render_template(template: str, facts: FactSet) -> str:
-    def sub(m: re.Match) -> str:
-        v = facts.get(m.group(1))
-        if v is None:
-            return "unknown"
-        if isinstance(v, bool):
-            return "yes" if v else "no"
-        if isinstance(v, float):
-            return f"{v:g}"
-        if isinstance(v, list):
-            return ", ".join(str(x) for x in v[:8]) + (" …" if len(v) > 8 else "")
-        return str(v)
+# Wording of rendered `because` texts (rules/README: template syntax):
+# - `{fact}` is the value; `{fact:%}` a share (0.25) as a percentage ("25%");
+# - a count before a noun agrees with it ("1 line", "2 lines");
+# - a missing value never leaves a dangling unit: "{x} s" / "{x}s" -> "unknown", "{n} lines" -> "an unknown
+#   number of lines";
+# - `[[ ... ]]` is an optional part, dropped when a fact inside it is missing.
+_PLACEHOLDER_RX = re.compile(
+    r"\{(?P<key>[A-Za-z0-9_.]+)(?::(?P<fmt>%))?\}"
+    r"(?P<unit>(?:s|ms)(?![A-Za-z0-9])| (?:s|ms|B/s|bytes|KiB|MiB)(?![A-Za-z/]))?"
+    r"(?P<noun> [A-Za-z]+)?")
+_OPTIONAL_RX = re.compile(r"\[\[(.*?)\]\]", re.S)
+_PLURALS = {"lines": "line", "requests": "request", "files": "file", "Spaces": "Space", "attempts": "attempt",
+            "errors": "error", "dependencies": "dependency", "times": "time", "seconds": "second", "runs": "run",
+            "replicas": "replica", "hosts": "host", "calls": "call", "minutes": "minute", "hours": "hour"}
 
-    return _TEMPLATE_RX.sub(sub, template).strip()
+
+def _value_text(v, fmt: str | None) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if fmt == "%" and isinstance(v, (int, float)):
+        return f"{v * 100:.0f}%"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, list):
+        return ", ".join(str(x) for x in v[:8]) + (" …" if len(v) > 8 else "")
+    return str(v)
+
+
+def render_template(template: str, facts: FactSet) -> str:
+    def optional(m: re.Match) -> str:
+        inner = m.group(1)
+        return inner if all(facts.get(k) is not None for k in _TEMPLATE_RX.findall(inner)) else ""
+
+    def sub(m: re.Match) -> str:
+        v = facts.get(m.group("key"))
+        unit, noun = m.group("unit") or "", m.group("noun") or ""
+        if v is None:
+            if not unit and noun.strip() in _PLURALS:
+                return f"an unknown number of{noun}"
+            return "unknown" + noun
+        if not unit and noun.strip() in _PLURALS and not isinstance(v, bool) and v == 1:
+            noun = " " + _PLURALS[noun.strip()]
+        return _value_text(v, m.group("fmt")) + unit + noun
+
+    text = _OPTIONAL_RX.sub(optional, template)
+    text = _PLACEHOLDER_RX.sub(sub, text)
+    return re.sub(r"\s+([,;:.)])", r"\1", re.sub(r"\(\s*\)", "", text)).strip()
 
 
 @dataclass

@@ -24,6 +24,8 @@ MAX_LINE_CHARS = 8192  # a longer line is matched on a window around the keyword
 MAX_EXCERPTS = 40
 _VALUE_RX = re.compile(r"^\{(?P<name>\w+)(?::(?P<type>int|float|str|lower|bool|duration_s))?\}$")
 _TRUE = {"true", "yes", "1", "on"}
+# Whitespace to Python's `\s` but not to RE2's: lines holding one skip the RE2 gate (see SignatureSet._gate).
+_PY_ONLY_SPACE = re.compile(rb"[\x0b\x1c-\x1f]")
 _SIG_KEYS = {"id", "description", "keywords", "pattern", "ignore_case", "facts", "tests", "keep", "bucket"}
 
 
@@ -47,6 +49,7 @@ class Signature:
     bucket: str | None = None
     tests: list[dict] = field(default_factory=list)
     flags: int = re.IGNORECASE
+    kind: str = "signature"  # or "cue" (engine/cues.py): recorded in ScanResult.cue_hits, adds interpreted facts
 
     @cached_property
     def pattern(self) -> re.Pattern:
@@ -98,62 +101,106 @@ class ScanResult:
     lines: int = 0
     bytes: int = 0
     last_lines: deque = field(default_factory=lambda: deque(maxlen=20))
+    cue_hits: dict[str, str] = field(default_factory=dict)  # cue id -> the first line it fired on
 
     def fact_list(self) -> list[Fact]:
         return list(self.facts.values())
 
 
-def keyword_trie(words: list[str]) -> str:
-    """One regex for many literals, factored as a trie: Python's engine then tries a handful of first
-    characters per position instead of every keyword (about 1.5-3x faster than a flat alternation)."""
-    root: dict = {}
-    for w in words:
-        node = root
-        for ch in w:
-            node = node.setdefault(ch, {})
-        node[""] = {}
+def keyword_parts(keyword: str) -> tuple[str, bool, bool]:
+    """(literal, starts at a word boundary, ends at a word boundary) of a keyword as written in signatures.yaml.
 
-    def emit(node: dict) -> str:
-        if list(node) == [""]:
-            return ""
-        optional = "" in node
-        alts = [re.escape(ch) + emit(sub) for ch, sub in sorted(node.items()) if ch]
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return f"(?:{body})?" if optional else body
-
-    return emit(root) if words else ""
+    A keyword matches where a word starts and may run on into the word ("quota" hits "quotas", never
+    "changing" for "hang"). A leading `*` lets it start inside a word; a trailing `\b` makes it end with the
+    word ("trigger\b" hits "trigger", not "Triggered"). Boundaries are ASCII (RE2's `\b`): they apply only
+    next to an ASCII letter or digit, so a keyword such as "--> " or "0 error" is a plain substring at that end.
+    A backslash escape (`\\n`, `\\t`, `\\r` as text, from pasted JSON or a repr) counts as a word start."""
+    inside = keyword.startswith("*")
+    body = keyword[1:] if inside else keyword
+    whole = body.endswith("\\b")
+    if whole:
+        body = body[:-2]
+    lead = not inside and bool(body) and body[0].isascii() and body[0].isalpha()
+    trail = whole and bool(body) and body[-1].isascii() and body[-1].isalnum()
+    return body, lead, trail
 
 
-def _compile_prefilter(words: list[str]):
-    """(pattern, needs lower-cased input). RE2 (google-re2) runs one case-insensitive DFA over all keywords
-    at hundreds of MB/s; without it, a stdlib trie regex over lower-cased bytes does the same job, slower."""
-    if not words:
-        return None, False
-    try:
+def keyword_regex(keyword: str) -> str:
+    """The prefilter's regex for one keyword (escaped literal between its boundaries); RE2 and `re` syntax."""
+    body, lead, trail = keyword_parts(keyword)
+    # an escaped newline or tab in pasted JSON or a repr ("...\\nNo GPU was available") starts a word too
+    # The start is checked on the character before the keyword, not with `\\b`: a keyword may begin with a letter
+    # that case-folds to ASCII ("ſtuck" for "stuck"), which `\\b` would take for a non-word character.
+    return (r"(?:^|[^a-z0-9_]|\\[nrt])" if lead else "") + re.escape(body) + ("\\b" if trail else "")
+
+
+class _Prefilter:
+    """Finds candidate lines and the keywords on each, in time linear in the input whatever its contents.
+
+    With RE2 (google-re2): one DFA over every keyword finds the next line with any keyword (C-level search, no
+    Python match objects), then one RE2 Set pass over that line names every keyword on it. A line made of
+    nothing but keywords costs two C passes, not one Python step per hit. Without RE2 the stdlib does the same
+    on lower-cased bytes: one combined search, then each keyword's own search on the candidate line."""
+
+    def __init__(self, keywords: list[str]):
+        self.keywords = keywords
+        self.lowers = False
+        self.find = None  # (data, pos, endpos) -> start of the next hit, or -1
+        self.which = None  # line bytes -> indices of the keywords on it
+        regexes = [keyword_regex(k) for k in keywords]
+        try:
+            self._with_re2(regexes)
+        except Exception:  # not installed, or beyond RE2's limits: the stdlib, slower
+            self._with_stdlib(regexes)
+
+    def _with_re2(self, regexes: list[str]) -> None:
         import re2  # type: ignore[import-not-found]
 
         options = re2.Options()
         options.max_mem = 64 << 20
-        options.longest_match = True  # leftmost-longest: "quota (" must not hide behind its prefix "quota"
-        # Longest first: at one position RE2 (leftmost-first) reports the first alternative that matches, and a
-        # hit must be the longest keyword there, since it stands for every keyword it contains (see _closure).
-        longest_first = sorted(words, key=lambda w: (-len(w), w))
-        return re2.compile("(?i)" + "|".join(re.escape(w) for w in longest_first), options), False
-    except Exception:  # not installed, or the pattern exceeds RE2's limits: fall back to the stdlib
-        return re.compile(keyword_trie(words).encode("utf-8")), True
+        options.case_sensitive = False
+        combined = re2.compile("|".join(f"(?:{r})" for r in regexes), options)
+        kw_set = re2.Set.SearchSet(options)
+        for r in regexes:
+            kw_set.Add(r)
+        kw_set.Compile()
+        raw = _raw_search(combined, self.keywords[0])
+
+        if raw is not None:
+            def find(data: bytes, pos: int, endpos: int) -> int:
+                return raw(data, pos, endpos)[0]
+        else:
+            def find(data: bytes, pos: int, endpos: int) -> int:
+                m = combined.search(data, pos, endpos)
+                return -1 if m is None else m.start()
+
+        match = kw_set.Match
+        self.find, self.which = find, (lambda line: match(line) or ())
+
+    def _with_stdlib(self, regexes: list[str]) -> None:
+        self.lowers = True
+        combined = re.compile("|".join(f"(?:{r})" for r in regexes).encode("utf-8"))
+        each = [re.compile(r.encode("utf-8")) for r in regexes]
+
+        def find(data: bytes, pos: int, endpos: int) -> int:
+            m = combined.search(data, pos, endpos)
+            return -1 if m is None else m.start()
+
+        self.find = find
+        self.which = lambda line: [i for i, rx in enumerate(each) if rx.search(line)]
 
 
-def _raw_search(prefilter, sample: bytes):
+def _raw_search(prefilter, keyword: str):
     """google-re2's C-level search, `(text, pos, endpos) -> (start, end)` ((-1, -1) when none), or None.
 
-    `re2._Regexp.finditer` builds a Python match object per hit (~3 us); on a log where a keyword shows up on
+    `re2._Regexp.search` builds a Python match object per call (~3 us); on a log where a keyword shows up on
     every few lines that wrapper, not the DFA, was most of the scan time. Checked once against the public API."""
     try:
         import re2  # type: ignore[import-not-found]
 
         match = prefilter._regexp.Match
         anchor = re2._Anchor.UNANCHORED
-        probe = b"x " + sample
+        probe = b"x " + keyword_parts(keyword)[0].encode("utf-8") + b" x"
         want = prefilter.search(probe)
         got = match(anchor, probe, 0, len(probe))[0]
         if want is None or tuple(got) != want.span():
@@ -224,25 +271,18 @@ def _fold(line: str) -> str:
 class SignatureSet:
     def __init__(self, signatures: list[Signature]):
         self.signatures = signatures
-        self._by_keyword: dict[bytes, list[int]] = {}
+        self._by_keyword: dict[str, list[int]] = {}
         for i, sig in enumerate(signatures):
             for kw in sig.keywords:
-                self._by_keyword.setdefault(kw.lower().encode("utf-8"), []).append(i)
-        # A hit on a keyword also stands for every keyword it contains ("exceeded your quota (" holds "quota ("),
-        # since the scan reports non-overlapping hits only.
-        self._closure: dict[bytes, list[int]] = {
-            k: sorted({i for other, ids in self._by_keyword.items() if other in k for i in ids})
-            for k in self._by_keyword
-        }
-        words = sorted(k.decode("utf-8") for k in self._by_keyword)
-        self._prefilter, self._prefilter_lowers = _compile_prefilter(words)
-        self._search = None
-        if self._prefilter is not None and not self._prefilter_lowers:
-            self._search = _raw_search(self._prefilter, words[0].encode("utf-8"))
+                self._by_keyword.setdefault(kw.lower(), []).append(i)
+        words = sorted(self._by_keyword)
+        self._kw_sigs = [self._by_keyword[w] for w in words]
+        self._prefilter = _Prefilter(words) if words else None
         # Necessary literals per signature (see required_literals), worked out on a signature's first candidate
         # line: most runs meet only a few signatures, and parsing every pattern up front costs start-up time.
         self._required: list[list | None] = [None] * len(signatures)
         self._required_ascii: list[list | None] = [None] * len(signatures)
+        self._gates: dict[int, Any] = {}
 
     def _work_out_required(self, i: int) -> None:
         sig = self.signatures[i]
@@ -254,11 +294,36 @@ class SignatureSet:
         # non-ASCII literal with an ASCII letter (e.g. U+017F with "s"), so such groups are left to the regex.
         self._required_ascii[i] = [tuple(w.encode("ascii") for w in g) for g in groups if all(w.isascii() for w in g)]
 
+    def _gate(self, i: int):
+        """(RE2 twin of signature i's regex, exact) or None. Exact: the same regex, so `re` only has to match at
+        RE2's leftmost start. Not exact: lookarounds removed (a superset of the matches), so `re` searches from
+        RE2's leftmost start on. None where RE2 cannot take it (back-references) or could disagree (non-ASCII)."""
+        gate = self._gates.get(i, False)
+        if gate is False:
+            gate = None
+            sig = self.signatures[i]
+            relaxed = _without_lookarounds(sig.source) if sig.source.isascii() else None
+            if relaxed is not None:
+                try:
+                    import re2  # type: ignore[import-not-found]
+
+                    options = re2.Options()
+                    options.case_sensitive = not sig.flags & re.IGNORECASE
+                    options.max_mem = 8 << 20
+                    options.never_capture = True
+                    options.log_errors = False
+                    gate = (re2.compile(relaxed, options), relaxed == sig.source)
+                except Exception:
+                    gate = None
+            self._gates[i] = gate
+        return gate
+
     def __len__(self) -> int:
         return len(self.signatures)
 
     def keywords(self) -> list[str]:
-        return sorted(k.decode("utf-8") for k in self._by_keyword)
+        """Every keyword as written (lower-cased, boundary marks included: see keyword_parts)."""
+        return sorted(self._by_keyword)
 
     # -- scanning ---------------------------------------------------------------------------------------------
     def scan_text(self, text: str, source: str = "text", result: ScanResult | None = None) -> ScanResult:
@@ -300,55 +365,33 @@ class SignatureSet:
         return result, head.decode("utf-8", errors="replace")[:keep_text]
 
     def _scan_chunk(self, data: bytes, source: str, result: ScanResult) -> None:
-        if self._prefilter is None or not data:
+        """Each line with a keyword meets the regexes of the signatures whose keywords it holds (a line longer
+        than MAX_LINE_CHARS: the window around its first hit)."""
+        pre = self._prefilter
+        if pre is None or not data:
             return
-        if self._search is not None:
-            self._scan_chunk_raw(data, source, result)
-            return
-        line_start, line_end, first_hit = 0, -1, 0
-        pending: set[int] = set()
-        for hit in self._prefilter.finditer(data.lower() if self._prefilter_lowers else data):
-            pos = hit.start()
-            if pos > line_end:  # the hit is on a new line: settle the previous one
-                if pending:
-                    self._match_line(data, line_start, line_end, first_hit, pending, source, result)
-                    pending = set()
-                line_start = data.rfind(b"\n", 0, pos) + 1
-                e = data.find(b"\n", pos)
-                line_end = len(data) if e < 0 else e
-                first_hit = pos
-            pending.update(self._keyword_sigs(hit.group(0).decode("utf-8", errors="replace").lower().encode("utf-8")))
-        if pending:
-            self._match_line(data, line_start, line_end, first_hit, pending, source, result)
-
-    def _scan_chunk_raw(self, data: bytes, source: str, result: ScanResult) -> None:
-        """The same hits as `_scan_chunk`, through RE2's C search: one call per hit, no match objects."""
-        search, closure, n, pos = self._search, self._closure, len(data), 0
+        text = data.lower() if pre.lowers else data
+        find, which, kw_sigs, n, pos = pre.find, pre.which, self._kw_sigs, len(data), 0
         while pos < n:
-            s, e = search(data, pos, n)
-            if s < 0:
+            # from one character back: a keyword's start is checked on the character before it (keyword_regex)
+            hit = find(text, pos - 1 if pos else 0, n)
+            if hit < 0:
                 return
-            line_start = data.rfind(b"\n", pos, s) + 1 or pos
-            line_end = data.find(b"\n", e)
-            if line_end < 0:
-                line_end = n
-            sigs = closure.get(data[s:e].lower()) or self._hit_sigs(data[s:e])
-            while True:  # further hits on the same line
-                s2, e = search(data, e, line_end)
-                if s2 < 0 or e <= s2:
-                    break
-                sigs = set(sigs).union(closure.get(data[s2:e].lower()) or self._hit_sigs(data[s2:e]))
-            self._match_line(data, line_start, line_end, s, sigs, source, result)
-            pos = line_end + 1
-
-    def _hit_sigs(self, hit: bytes) -> list[int]:
-        return self._keyword_sigs(hit.decode("utf-8", errors="replace").lower().encode("utf-8"))
-
-    def _keyword_sigs(self, matched: bytes) -> list[int]:
-        sigs = self._closure.get(matched)
-        if sigs is not None:
-            return sigs
-        return [i for k, v in self._by_keyword.items() if k in matched for i in v]
+            if data[hit] == 10:  # the newline before a keyword at the start of a line
+                hit += 1
+            start = data.rfind(b"\n", pos, hit) + 1 or pos
+            end = data.find(b"\n", hit)
+            if end < 0:
+                end = n
+            pos = end + 1
+            if end - start > MAX_LINE_CHARS:  # a window around the first hit stands for the whole line
+                start = max(start, hit - MAX_LINE_CHARS // 2)
+                end = min(end, start + MAX_LINE_CHARS)
+            sigs: set[int] = set()
+            for k in which(text[start:end]):
+                sigs.update(kw_sigs[k])
+            if sigs:
+                self._match_line(data, start, end, hit, sigs, source, result)
 
     def _match_line(self, data: bytes, start, end, hit_pos, sig_ids, source, result) -> None:
         if end - start > MAX_LINE_CHARS:
@@ -369,11 +412,30 @@ class SignatureSet:
         if not todo:
             return
         line = raw.decode("utf-8", errors="replace").rstrip("\r")
+        gates = raw.isascii() and not _PY_ONLY_SPACE.search(raw)
         matched_any = False
         for i in todo:
             sig = self.signatures[i]
-            m = sig.pattern.search(line)
+            gate = self._gate(i) if gates else None
+            if gate is not None:
+                # RE2 answers in linear time; `re` then matches at RE2's leftmost start only (same semantics on
+                # ASCII), so a line that defeats backtracking costs no more than any other line.
+                g = gate[0].search(line)
+                if g is None:
+                    continue
+                if gate[1]:
+                    m = sig.pattern.match(line, g.start()) or sig.pattern.search(line)
+                else:
+                    m = sig.pattern.search(line, g.start())
+            else:
+                m = sig.pattern.search(line)
             if not m:
+                continue
+            if sig.kind == "cue":
+                if sig.id not in result.cue_hits:
+                    result.cue_hits[sig.id] = _excerpt(line, m)
+                    for key, value in sig.facts.items():
+                        result.facts.setdefault(key, Fact(key, value, f"cue:{sig.id}@{source}", "inferred"))
                 continue
             matched_any = True
             n = result.counts.get(sig.id, 0)
@@ -386,6 +448,67 @@ class SignatureSet:
                 result.facts[key] = Fact(key, value, f"signature:{sig.id}@{source}", "observed")
         if matched_any:
             result.excerpts.append(line[:500])
+
+
+def _excerpt(line: str, m: re.Match, width: int = 160) -> str:
+    """The words around a cue's match: long pasted lines (a web page joins log lines) stay readable."""
+    start = max(0, m.start() - width // 4)
+    end = min(len(line), max(m.end(), start + width))
+    text = line[start:end].strip()
+    return ("…" if start > 0 else "") + text + ("…" if end < len(line) else "")
+
+
+_LOOKAROUND = ("(?=", "(?!", "(?<=", "(?<!")
+
+
+def _without_lookarounds(src: str) -> str | None:
+    """The pattern with its lookaround assertions cut out (each only narrows the matches), `\\Z` as RE2's `\\z`;
+    None when a back-reference makes it a job for `re` alone."""
+    out: list[str] = []
+    i, n = 0, len(src)
+
+    def skip_class(j: int) -> int:  # index after the `]` closing the class that opens at j
+        j += 1
+        if j < n and src[j] == "^":
+            j += 1
+        if j < n and src[j] == "]":
+            j += 1
+        while j < n and src[j] != "]":
+            j += 2 if src[j] == "\\" else 1
+        return j + 1
+
+    while i < n:
+        c = src[i]
+        if c == "\\":
+            esc = src[i:i + 2]
+            if esc[1:2].isdigit() or src.startswith("(?P=", i):
+                return None
+            out.append("\\z" if esc == "\\Z" else esc)
+            i += 2
+        elif c == "[":
+            j = skip_class(i)
+            out.append(src[i:j])
+            i = j
+        elif src.startswith(_LOOKAROUND, i):
+            depth, j = 0, i
+            while j < n:
+                if src[j] == "\\":
+                    j += 2
+                    continue
+                if src[j] == "[":
+                    j = skip_class(j)
+                    continue
+                depth += {"(": 1, ")": -1}.get(src[j], 0)
+                j += 1
+                if depth == 0:
+                    break
+            i = j
+        else:
+            if src.startswith("(?P=", i):
+                return None
+            out.append(c)
+            i += 1
+    return "".join(out)
 
 
 def _has_all(text, groups) -> bool:
@@ -423,8 +546,10 @@ def _compile(entry: Any, path: Path, known_fact=None) -> tuple[Signature | None,
     if problem:
         errs.append(f"{where}: {problem}")
     kws = entry.get("keywords")
-    if not isinstance(kws, list) or not kws or not all(isinstance(k, str) and len(k) >= 3 for k in kws):
-        errs.append(f"{where}: needs 'keywords': literal substrings (3+ chars) one of which every match contains")
+    if not isinstance(kws, list) or not kws or not all(isinstance(k, str) and len(keyword_parts(k)[0]) >= 3
+                                                       for k in kws):
+        errs.append(f"{where}: needs 'keywords': literals (3+ chars) one of which every match contains, where a "
+                    f"word starts unless marked (see keyword_parts)")
     facts = entry.get("facts")
     if not isinstance(facts, dict) or not facts:
         errs.append(f"{where}: needs 'facts'")
@@ -481,6 +606,8 @@ def run_signature_tests(sigset: SignatureSet) -> list[str]:
     Positive texts are also run through the whole set, so one signature's keywords cannot hide another's."""
     failures = []
     for sig in sigset.signatures:
+        if sig.kind == "cue":
+            continue  # cues carry their own tests (engine/cues.py: run_cue_tests)
         for t in sig.tests:
             if t.get("expect") and sig.id not in sigset.scan_text(t.get("text", "")).matched:
                 failures.append(f"{sig.id}: does not fire through the combined prefilter on {t.get('text', '')[:60]!r}")
@@ -498,3 +625,89 @@ def run_signature_tests(sigset: SignatureSet) -> list[str]:
                 failures.append(f"{sig.id}: needs at least one positive test")
                 break
     return failures
+
+
+# `hfdiag rules lint`: a keyword that fires on this share of ordinary log lines without a full match is noise.
+NOISY_SHARE = 0.01
+CORPUS_BYTES = 512 * 1024
+
+
+def keyword_noise(sigset: SignatureSet, text: str) -> list[tuple[str, int, int, int, list[str]]]:
+    """(keyword, lines it fires on, lines where that sends a signature's full regex searching, lines where one of
+    its signatures fully matches, signature ids) for every keyword that fires on `text`, most searches first.
+
+    A line costs a search when the keyword fires and the signature's required literals are all on the line
+    (the scan's own cheap check, see required_literals); a pattern anchored at the line start costs one attempt,
+    not a search, and is not counted."""
+    pre = sigset._prefilter
+    if pre is None:
+        return []
+    words = sigset.keywords()
+    hits, searched, full = [0] * len(words), [0] * len(words), [0] * len(words)
+    for line in text.splitlines():
+        data = line.encode("utf-8", errors="replace")
+        present = pre.which(data.lower() if pre.lowers else data)
+        if not present:
+            continue
+        low = _fold(line)
+        outcome: dict[int, tuple[bool, bool]] = {}  # signature -> (searched, matched)
+        for k in present:
+            hits[k] += 1
+            ran = matched = False
+            for i in sigset._kw_sigs[k]:
+                if i not in outcome:
+                    sig = sigset.signatures[i]
+                    if sigset._required[i] is None:
+                        sigset._work_out_required(i)
+                    runs = _has_all(low, sigset._required[i]) and not _anchored(sig.pattern)
+                    outcome[i] = (runs, sig.pattern.search(line) is not None)
+                ran, matched = ran or outcome[i][0], matched or outcome[i][1]
+            searched[k] += ran
+            full[k] += matched
+    rows = [(words[k], hits[k], searched[k], full[k], [sigset.signatures[i].id for i in sigset._kw_sigs[k]])
+            for k in range(len(words)) if hits[k]]
+    return sorted(rows, key=lambda r: (-r[2], -r[1], r[0]))
+
+
+def _anchored(pattern: re.Pattern) -> bool:
+    """Every alternative starts with `^` (without MULTILINE): `re` tries the line's start only."""
+    if pattern.flags & re.MULTILINE:
+        return False
+    try:
+        from re import _constants as C  # Python >= 3.11
+        from re import _parser as P
+    except ImportError:  # pragma: no cover - 3.10
+        import sre_constants as C  # type: ignore[no-redef]
+        import sre_parse as P  # type: ignore[no-redef]
+    try:
+        items = P.parse(pattern.pattern, pattern.flags).data
+    except Exception:
+        return False
+
+    def starts_at_beginning(seq) -> bool:
+        if not seq:
+            return False
+        op, av = seq[0]
+        if op is C.AT:
+            return av is C.AT_BEGINNING
+        if op is C.BRANCH:
+            return all(starts_at_beginning(list(alt.data)) for alt in av[1])
+        if op is C.SUBPATTERN:
+            return starts_at_beginning(list(av[3].data))
+        return False
+
+    return starts_at_beginning(list(items))
+
+
+def lint_keyword_noise(sigset: SignatureSet, path: Path | str = "signatures.yaml") -> list[str]:
+    """Problems: keywords that send a full regex searching on NOISY_SHARE of the lines of the ordinary-log corpus
+    (log_corpus.py) or more, and never to a full match there."""
+    from hfdiag.engine.log_corpus import ordinary_text
+
+    text = ordinary_text(CORPUS_BYTES)
+    n = text.count("\n")
+    floor = max(5, int(n * NOISY_SHARE))
+    return [f"{path}: keyword {kw!r} ({', '.join(ids)}) sends the full regex searching on {ran} of {n} lines of "
+            f"ordinary log text, never to a match: make it specific (a longer literal, '\\b' at its end, or a word "
+            f"the pattern requires)"
+            for kw, _, ran, full, ids in keyword_noise(sigset, text) if ran >= floor and not full]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from hfdiag.engine import conditions
 from hfdiag.engine.chains import ChainState, evaluate_chains
+from hfdiag.engine.cues import CueHit, CueTally, decide
 from hfdiag.engine.knowledge import KnowledgeBase
 from hfdiag.engine.rules import RuleOutcome, evaluate_rule
 from hfdiag.evidence.model import Fact, FactSet
@@ -73,6 +74,9 @@ class Verdict:
     first_missing_hop: str | None = None
     last_seen_hop: str | None = None
     needs: list[Need] = field(default_factory=list)
+    basis: str = "rules"  # rules | cues (text alone, engine/cues.py) | none
+    candidates: list[dict] = field(default_factory=list)  # cue-weighed buckets, best first
+    raise_confidence: list[str] = field(default_factory=list)  # what would decide it or make it firmer
 
     def to_dict(self) -> dict:
         return {
@@ -84,6 +88,9 @@ class Verdict:
             "first_missing_hop": self.first_missing_hop,
             "last_seen_hop": self.last_seen_hop,
             "needs": [n.to_dict() for n in self.needs],
+            "basis": self.basis,
+            "candidates": self.candidates,
+            "raise_confidence": self.raise_confidence,
         }
 
 
@@ -93,6 +100,7 @@ class Diagnosis:
     findings: list[Finding]  # matches first (winner first), then inconclusive near-misses
     chains: list[ChainState]
     facts: FactSet
+    cues: CueTally | None = None  # the weighed text cues (explain), None where no text was read
 
 
 def derive(kb: KnowledgeBase, facts: FactSet) -> None:
@@ -156,7 +164,10 @@ def choose(kb: KnowledgeBase, facts: FactSet, matches: list[Finding]) -> list[Fi
     return candidates + healthy + background
 
 
-def diagnose(kb: KnowledgeBase, facts: FactSet, no_evidence_reason: str | None = None) -> Diagnosis:
+def diagnose(kb: KnowledgeBase, facts: FactSet, no_evidence_reason: str | None = None,
+             cue_hits: list[CueHit] | None = None) -> Diagnosis:
+    """`cue_hits`: the text cues found in pasted text (explain); None where no text was read (check), which
+    turns the cue tier off: a live check concludes from its rules alone."""
     derive(kb, facts)
     outcomes = [evaluate_rule(r, facts) for r in kb.rules]
     matches = [Finding(o, o.rule.render_because(facts)) for o in outcomes if o.status == "match"]
@@ -201,7 +212,83 @@ def diagnose(kb: KnowledgeBase, facts: FactSet, no_evidence_reason: str | None =
             no_evidence_reason or "No rule matched the evidence: nothing here names a boundary.",
         )
     findings = ordered + sorted(near, key=lambda f: _sort_key(kb, f))
-    return Diagnosis(verdict, findings, chains, facts)
+    tally = None
+    if cue_hits is not None:
+        tally = kb.cues.tally(cue_hits + kb.cues.fact_hits(facts))
+        if verdict.bucket == "inconclusive":
+            verdict = _from_cues(kb, tally, verdict, near, chains)
+    return Diagnosis(verdict, findings, chains, facts, tally)
+
+
+def _from_cues(kb: KnowledgeBase, tally: CueTally, fallback: Verdict, near: list[Finding],
+               chains: list[ChainState]) -> Verdict:
+    """No rule concluded: the weighed cues decide, at low or medium confidence (docs/architecture.md)."""
+    decision = decide(tally)
+    candidates = [{"bucket": b, "score": round(sc, 2)} for b, sc in decision.top[:4]]
+    if decision.bucket is None:
+        if len(decision.top) >= 2 and decision.reason == "two boundaries fit equally":
+            (b1, _), (b2, _) = decision.top[:2]
+            fallback.summary = (f"The text fits {b1} and {b2} equally ({_cue_list(tally, b1)} vs. "
+                                f"{_cue_list(tally, b2)}); " + _separator(b1, b2))
+        elif decision.top and fallback.rule is None and not near:
+            b1 = decision.top[0][0]
+            fallback.summary = (f"The text only hints at {b1} ({_cue_list(tally, b1)}); nothing in it is enough "
+                                "to name a boundary.")
+        fallback.basis = "cues" if decision.top else "none"
+        fallback.candidates = candidates
+        fallback.raise_confidence = _raisers(kb, [b for b, _ in decision.top[:2]], near)
+        return fallback
+    bucket = decision.bucket
+    mine = [f for f in near if f.rule.bucket == bucket]
+    verdict = Verdict(
+        bucket, decision.confidence, "suspicious" if bucket != "app" else "explained", None,
+        f"From the text alone, the evidence points to {bucket}: {_cue_list(tally, bucket, 3)}.",
+        needs=_needs(kb, mine), basis="cues", candidates=candidates,
+        raise_confidence=_raisers(kb, [bucket], mine),
+    )
+    if mine:
+        verdict.last_seen_hop, verdict.first_missing_hop = _hop_label(chains, mine[0].rule.chain, mine[0].rule.hop)
+    return verdict
+
+
+def _cue_list(tally: CueTally, bucket: str, most: int = 2) -> str:
+    means = [h.cue.means for h in tally.hits if h.cue.bucket == bucket and h.cue.weight > 0]
+    return "; ".join(means[:most]) or "no cue"
+
+
+# What tells one boundary from another when the text alone cannot: the probe or fact that decides.
+_DECIDERS = {
+    "builder": "`hfdiag check OWNER/NAME` with the owner's token (build log and stage), or --fact space.stage=BUILDING",
+    "proxy": "`hfdiag check OWNER/NAME` (does the edge answer without x-proxied-*, does the request nonce reach "
+             "the run log?), or --fact route.reached_app=false",
+    "zerogpu-settlement": "`hfdiag check OWNER/NAME --zerogpu-call API --settle-wait 120` (was the function entered, "
+                          "was the reservation charged?)",
+    "zerogpu-identity": "`hfdiag check OWNER/NAME` with your token (which pool the caller lands in: `hfdiag env` "
+                        "shows whose token is used)",
+    "zerogpu-quota": "`hfdiag check OWNER/NAME` with your token (quota left and the requested duration)",
+    "transfer": "`hfdiag check OWNER/NAME --transfer-file REPO:PATH` (resolve, backend, first byte, throughput)",
+    "egress": "`hfdiag egress HOST:PORT` run inside the Space (DNS, TCP, TLS, HTTP answer per target)",
+    "runtime": "the GPU name and torch/CUDA versions from the run log (--fact space.hardware=...)",
+    "app": "the run log's traceback (`hfdiag check OWNER/NAME` with the owner's token), or --fact "
+           "route.reached_app=true",
+}
+
+
+def _raisers(kb: KnowledgeBase, buckets: list[str], near: list[Finding]) -> list[str]:
+    out = []
+    for f in near[:2]:
+        for how, keys in group_needs(f, kb).items():
+            line = f"{how} ({', '.join(keys[:3])})"
+            if line not in out:
+                out.append(line)
+    for b in buckets:
+        if b in _DECIDERS and _DECIDERS[b] not in out:
+            out.append(_DECIDERS[b])
+    return out[:4]
+
+
+def _separator(b1: str, b2: str) -> str:
+    return f"to separate them: {_DECIDERS.get(b1, b1)}; {_DECIDERS.get(b2, b2)}."
 
 
 _POSITIVE_OPS = ("eq", "in", "gt", "gte", "lt", "lte", "matches", "contains")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from hfdiag.auth import IMPLICIT_TOKEN_OFF
 from hfdiag.evidence.model import ProbeResult
 from hfdiag.probes.base import ProbeContext, ProbeDenied
+from hfdiag.probes.shared import shared_request
 
 
 class AuthProbe:
@@ -20,10 +22,13 @@ class AuthProbe:
         if not token:
             result.status = "skipped"
             result.error = "no token (--token, HF_TOKEN, HUGGING_FACE_HUB_TOKEN or the token file)"
+            if ctx.options.token_source == IMPLICIT_TOKEN_OFF:  # there may be one, but the user said not to send it
+                result.fact("auth.token_source", IMPLICIT_TOKEN_OFF)
+                result.error = "no token sent: HF_HUB_DISABLE_IMPLICIT_TOKEN is set (pass --token to send one)"
             return
         result.fact("auth.token_source", ctx.options.token_source or "unknown")
         ctx.shared["auth.step"] = "calling whoami-v2"
-        res = await ctx.http.request("GET", ctx.http.hub("/api/whoami-v2"))
+        res = await shared_request(ctx, "GET", ctx.http.hub("/api/whoami-v2"))  # once per scan
         if res.status == 401:
             result.fact("auth.token_valid", False)
             raise ProbeDenied("the Hub rejected the token (whoami-v2 401): invalid, expired or deleted")

@@ -23,7 +23,7 @@ class CheckOptions:
     restart: bool = False  # --restart: ask the Hub to restart the Space first (owner only; opt-in)
     wait_interval: float = 3.0
     route_requests: int = 4
-    log_idle_s: float = 2.0  # a log stream that sends no line for this long has been drained
+    log_wait_s: float = 2.0  # --log-wait: longest wait for a live log line a rule needs (the route nonce)
     log_max_lines: int = 20000
     dns_server: str | None = None
     status_url: str | None = "https://status.huggingface.co/index.json"

@@ -157,14 +157,15 @@ SSE_MAX_EVENT = 256 * 1024
 class SSEReader:
     """Server-Sent Events from a streamed response (the WHATWG parsing rules), bounded: the stream's decoded
     bytes (`BodyError` past `max_bytes`), a line (cut at `max_line`, the rest up to its newline dropped) and
-    an event's data (cut at `max_event`). `complete_bytes` counts the decoded bytes up to the last line end,
-    so a caller can tell bytes of an unfinished line from a quiet stream."""
+    an event's data (cut at `max_event`). `received - event_bytes` are the decoded bytes of an event still
+    unfinished, so a caller can tell a slow stream from a quiet one."""
 
     def __init__(self, resp, url: str, *, max_bytes: int = SSE_MAX_BYTES, max_line: int = SSE_MAX_LINE,
                  max_event: int = SSE_MAX_EVENT):
         self.resp, self.url = resp, url
         self.max_bytes, self.max_line, self.max_event = max_bytes, max_line, max_event
-        self.complete_bytes = 0
+        self.complete_bytes = 0  # decoded bytes up to the last line end
+        self.event_bytes = 0  # ... up to the end of the last event or comment handed out
         self.received = 0
 
     async def events(self) -> AsyncIterator[Event]:
@@ -200,6 +201,7 @@ class SSEReader:
                 line.clear()
                 overflow = False
                 if out is not None:
+                    self.event_bytes = self.complete_bytes
                     yield out
 
 

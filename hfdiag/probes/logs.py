@@ -1,4 +1,5 @@
-"""Log probe: build and run logs over SSE, drained with bounds (idle time, lines, deadline), tolerant of
+"""Log probe: build and run logs over SSE, read until the evidence is complete (the server's replay of its
+buffer; live lines only for the route probe's nonce), bounded by lines and the deadline; tolerant of
 keep-alives and of the server replaying its buffer on reconnect; banners, staleness, last lines, markers, and
 the shared signatures turned into facts."""
 
@@ -29,6 +30,8 @@ LISTENING = re.compile(r"(?i)(Uvicorn running on|Running on local URL|Applicatio
 TRACEBACK = re.compile(r"^Traceback \(most recent call last\):")
 MARKER = re.compile(r"hfdiag-marker (\{.*\})\s*$")
 MAX_LINE = 4096
+# Stages in which no container serves: the route request cannot reach one, so no nonce is waited for.
+NO_CONTAINER = frozenset({"BUILDING", "BUILD_ERROR", "CONFIG_ERROR", "NO_APP_FILE", "PAUSED", "STOPPED"})
 
 
 @dataclass
@@ -36,8 +39,9 @@ class LogRead:
     status: int | None = None
     lines: list[tuple[str, str | None]] = field(default_factory=list)  # (line, timestamp)
     error: str | None = None
-    ended: str = ""  # drained | closed | limit | deadline | stalled
+    ended: str = ""  # complete | replayed | nonce | waited | closed | limit | deadline | stalled | ...
     kind: str = ""  # of the error: timeout | reset | protocol | http | ...
+    live: int = 0  # lines stamped after the connection opened (the rest is the server's replay of its buffer)
 
 
 def parse_timestamp(ts: str | None) -> float | None:
@@ -49,12 +53,65 @@ def parse_timestamp(ts: str | None) -> float | None:
         return None
 
 
-async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: int, budget: float,
-                   tail: int | None = None, done=None, tick: float = 0.1,
-                   wake: asyncio.Event | None = None) -> LogRead:
-    """Drain one log stream. Keep-alives (empty data) do not count as activity; a replay after a reconnect
-    is deduplicated by event index. The stream never ends by itself, so reading stops when `done(lines,
-    idle_for)` says so, else after `idle_s` without a line."""
+# A replay is taken as complete after this much quiet at least; the server's own pace stretches it (see settle).
+LOG_SETTLE_MIN_S = 0.25
+
+
+@dataclass
+class LogWindow:
+    """What a reader knows about one open stream, for its `done` callback.
+
+    The server first replays its buffer (lines stamped before the connection opened), then follows live.
+    The replay is complete on evidence: a live line, a keep-alive (the server had nothing more to send), or quiet
+    for `settle()`: at least LOG_SETTLE_MIN_S, the time the server took to answer at all, and three times the
+    longest pause seen inside the replay, so a server that replays slowly is waited for at its own pace.
+    Bytes of an event that has not completed always mean the replay is not over."""
+
+    opened: float  # loop time the headers arrived
+    waited: float  # seconds from sending the request to its headers
+    live_after: float  # wall-clock time (the server's clock when it sent a Date header) a live line is stamped after
+    last_event: float = 0.0
+    max_gap: float = 0.0
+    keepalive: bool = False
+    live: int = 0
+    partial: bool = False
+    now: float = 0.0
+
+    def settle(self) -> float:
+        return max(LOG_SETTLE_MIN_S, self.waited, 3 * self.max_gap)
+
+    def quiet(self) -> float:
+        return self.now - self.last_event
+
+    def replayed(self) -> bool:
+        if self.partial:
+            return False
+        return bool(self.live or self.keepalive) or self.quiet() >= self.settle()
+
+
+def _live_after(resp: httpx.Response, sent_wall: float) -> float:
+    """When the connection started, by the clock that stamps the lines. Ours when the server's Date header agrees
+    with it (1 s resolution); else the server's, rounded up to be sure. A line stamped after this moment is
+    live: the buffer is replayed in order, so the replay is over once one shows up."""
+    from email.utils import parsedate_to_datetime
+
+    try:
+        server = parsedate_to_datetime(resp.headers["date"]).timestamp()
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError):
+        return sent_wall
+    return sent_wall if -2.0 < server - sent_wall < 1.0 else server + 1.0
+
+
+def replay_done(lines, win: LogWindow):
+    """The default `done`: the log as the server had it when the stream opened."""
+    return "replayed" if win.replayed() else False
+
+
+async def read_log(ctx: ProbeContext, kind: str, *, max_lines: int, budget: float, tail: int | None = None,
+                   done=replay_done, tick: float = 0.05, wake: asyncio.Event | None = None) -> LogRead:
+    """Drain one log stream until `done(lines, window)` names why it is complete (see LogWindow), the line
+    limit, or `budget` seconds. Keep-alives (empty data) are not lines; a replay after a reconnect is
+    deduplicated by event index."""
     http = ctx.http
     url = http.hub(api_path(ctx.space_id) + f"/logs/{kind}")
     params = {"tail": str(tail)} if tail else None
@@ -67,7 +124,8 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
         pending: asyncio.Future | None = None
         woken: asyncio.Future | None = None
         # waiting for the headers is bounded by the budget too (a server that accepts and stays silent)
-        first = max(0.1, min(idle_s + 3, t_end - loop.time()))
+        first = max(0.1, min(5.0, t_end - loop.time()))
+        sent, sent_wall = loop.time(), time.time()
         try:
             async with http.client.stream("GET", url, headers=headers, params=params,
                                           timeout=httpx.Timeout(first, connect=min(5.0, first))) as resp:
@@ -88,28 +146,27 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
                     return out
                 sse = SSEReader(resp, url)  # bounded: the stream's decoded bytes, a line, an event
                 events = sse.events().__aiter__()
-                last_data = loop.time()
-                bytes_at_event = sse.received
+                now = loop.time()
+                win = LogWindow(opened=now, waited=now - sent, live_after=_live_after(resp, sent_wall),
+                                last_event=now, now=now)
                 while True:
-                    remaining = t_end - loop.time()
-                    idle_for = loop.time() - last_data
+                    win.now = loop.time()
+                    win.partial = sse.received > sse.event_bytes  # bytes of an event that has not completed
+                    remaining = t_end - win.now
                     if remaining <= 0:
                         stop = "deadline"
-                    elif done is not None:
-                        verdict = done(out.lines, idle_for)
-                        stop = (verdict if isinstance(verdict, str) else "complete") if verdict else None
                     else:
-                        stop = "drained" if idle_for >= idle_s else None
-                    if stop in ("deadline", "drained") and sse.received > bytes_at_event:
+                        verdict = done(out.lines, win)
+                        stop = (verdict if isinstance(verdict, str) else "complete") if verdict else None
+                    if stop == "deadline" and win.partial:
                         # bytes kept arriving but no event completed: a slow stream, not a drained log
                         out.ended, out.kind = "stalled", "timeout"
-                        out.error = (f"/logs/{kind} is too slow: {sse.received - bytes_at_event} "
-                                     f"bytes of an event that did not complete in {idle_for:.1f}s")
+                        out.error = (f"/logs/{kind} is too slow: {sse.received - sse.event_bytes} "
+                                     f"bytes of an event that did not complete in {win.quiet():.1f}s")
                         return out
                     if stop:
                         out.ended = stop
                         return out
-                    wait = min(remaining, tick if done is not None else idle_s - idle_for)
                     # one pending read survives the ticks: cancelling it (wait_for) would close the generator
                     # and a stream with a pause longer than a tick would be taken for a closed one
                     if pending is None:
@@ -119,7 +176,7 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
                         if woken is None:
                             woken = asyncio.ensure_future(wake.wait())
                         waiters.add(woken)  # `done` may decide as soon as `wake` is set: no tick to wait for
-                    await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                    await asyncio.wait(waiters, timeout=min(remaining, tick), return_when=asyncio.FIRST_COMPLETED)
                     if not pending.done():
                         continue
                     fut, pending = pending, None
@@ -131,15 +188,22 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
                     except BodyError as e:  # past the stream's cap: what was read stays evidence
                         out.ended, out.kind, out.error = "limit", e.kind, f"/logs/{kind}: {e}"
                         return out
-                    bytes_at_event = sse.received  # comments (keep-alives) included: the stream is alive
+                    t = loop.time()
                     if not ev.data.strip():
-                        continue  # keep-alive: not activity
+                        win.keepalive = True  # the server had nothing more to send: its replay is over
+                        continue
+                    if not win.live and not win.keepalive:
+                        win.max_gap = max(win.max_gap, t - win.last_event if index else 0.0)
+                    win.last_event = t
                     index += 1
                     if index <= len(out.lines):
                         continue  # replayed after a reconnect
                     line, ts = _parse_event(ev.data)
                     out.lines.append((line[:MAX_LINE], ts))
-                    last_data = loop.time()
+                    stamp = parse_timestamp(ts)
+                    if stamp is not None and stamp >= win.live_after:
+                        win.live += 1
+                        out.live += 1
                     if len(out.lines) >= max_lines:
                         out.ended = "limit"
                         return out
@@ -148,7 +212,7 @@ async def read_log(ctx: ProbeContext, kind: str, *, idle_s: float, max_lines: in
             if attempt == 0 and failure.kind in ("reset", "protocol") and out.lines:
                 continue
             if isinstance(e, httpx.ReadTimeout) and out.status and out.status < 400:
-                out.ended = "drained"
+                out.ended = "replayed"
                 return out
             if isinstance(e, httpx.TimeoutException) and out.status is None:
                 failure = HttpFailure(f"no answer from {url.split('?')[0]} within {first:.1f}s", "timeout")
@@ -188,26 +252,23 @@ def parse_markers(lines: list[str]) -> list[dict]:
     return out
 
 
-def build_done(idle_s: float):
-    """The build log is complete at its terminal line (finished or failed), else after `idle_s` of silence."""
-
-    def done(lines, idle_for):
-        if lines and (BUILD_DONE.search(lines[-1][0]) or BUILD_ERROR.search(lines[-1][0])):
-            return "complete"
-        return "drained" if idle_for >= idle_s else False
-
-    return done
+def build_done(lines, win: LogWindow):
+    """The build log is complete at its terminal line (finished or failed), else once its replay is: the rules
+    read the build's history (banner, steps, the last line's age), never lines that arrive later."""
+    if lines and (BUILD_DONE.search(lines[-1][0]) or BUILD_ERROR.search(lines[-1][0])):
+        return "complete"
+    return replay_done(lines, win)
 
 
-def run_done(ctx: ProbeContext, idle_s: float):
-    """The run log is read until this run's nonce shows up (the request reached the container), or, once the
-    route probe is finished or not running, after `idle_s` of silence."""
+def run_done(ctx: ProbeContext, live_s: float):
+    """The run log needs live lines for one thing: the route probe's nonce, which proves its request reached the
+    container. Read until the nonce shows up; else, once the route probe is finished (or not running) and the
+    replay is complete, wait at most `live_s` for it (the log pipeline may lag the answer)."""
     nonce = ctx.shared.get("route.nonce")
     route_done: asyncio.Event | None = ctx.shared.get("route.done")
-    loop = asyncio.get_running_loop()
     state = {"seen": 0, "found": False, "since": None}
 
-    def done(lines, idle_for):
+    def done(lines, win: LogWindow):
         if nonce:
             for line, _ in lines[state["seen"]:]:
                 if nonce in line:
@@ -217,12 +278,40 @@ def run_done(ctx: ProbeContext, idle_s: float):
                 return "nonce"
         if route_done is not None and not route_done.is_set():
             return False
+        if not win.replayed():
+            return False
+        stage = (ctx.shared.get("space.runtime") or {}).get("stage")
+        if not (nonce and ctx.shared.get("route.sent")) or stage in NO_CONTAINER:
+            return "replayed"  # no request of ours can have reached a container: nothing live to wait for
         if state["since"] is None:
-            state["since"] = loop.time()
-        quiet = min(idle_for, loop.time() - state["since"]) if route_done is not None else idle_for
-        return "drained" if quiet >= idle_s else False
+            state["since"] = win.now
+        return "waited" if win.now - state["since"] >= live_s else False
 
     return done
+
+
+SCAN_SLICE = 256 * 1024  # bytes of log text scanned between two turns of the event loop
+
+
+async def scan_lines(signatures, lines: list[str], source: str, t_end: float):
+    """(ScanResult, lines scanned): the signatures over `lines`, a slice at a time, yielding to the event loop
+    between slices and stopping at `t_end` (loop time), so a huge or hostile log cannot hold the run past its
+    deadline; what was scanned by then stays."""
+    from hfdiag.engine.signatures import ScanResult
+
+    result = ScanResult()
+    loop = asyncio.get_running_loop()
+    start = size = 0
+    for i, line in enumerate(lines):
+        size += len(line) + 1
+        if size < SCAN_SLICE and i + 1 < len(lines):
+            continue
+        signatures.scan_text("\n".join(lines[start:i + 1]) + "\n", source=source, result=result)
+        start, size = i + 1, 0
+        await asyncio.sleep(0)
+        if loop.time() >= t_end:
+            break
+    return result, start
 
 
 class LogsProbe:
@@ -238,12 +327,12 @@ class LogsProbe:
     async def run(self, ctx: ProbeContext, result: ProbeResult) -> None:
         opts = ctx.options
         budget = max(0.5, min(self.timeout, ctx.options.timeout) - 0.5)
+        t_end = asyncio.get_running_loop().time() + budget
         ctx.shared["logs.step"] = "draining the build and run logs"
         build, run = await asyncio.gather(
-            read_log(ctx, "build", idle_s=opts.log_idle_s, max_lines=opts.log_max_lines, budget=budget,
-                     done=build_done(opts.log_idle_s)),
-            read_log(ctx, "run", idle_s=opts.log_idle_s, max_lines=opts.log_max_lines, budget=budget,
-                     done=run_done(ctx, opts.log_idle_s), wake=ctx.shared.get("route.done")),
+            read_log(ctx, "build", max_lines=opts.log_max_lines, budget=budget, done=build_done),
+            read_log(ctx, "run", max_lines=opts.log_max_lines, budget=budget, done=run_done(ctx, opts.log_wait_s),
+                     wake=ctx.shared.get("route.done")),
         )
         nonce = ctx.shared.get("route.nonce")
         route = ctx.shared.get("route.sent")
@@ -257,8 +346,8 @@ class LogsProbe:
             result.fact("logs.need_owner_token", True)
             result.status = "denied"
             result.error = f"log access refused ({denied[0].status}): reading logs needs the owner's token"
-        self._summarise(ctx, result, "build_log", build)
-        self._summarise(ctx, result, "run_log", run)
+        await self._summarise(ctx, result, "build_log", build, t_end)
+        await self._summarise(ctx, result, "run_log", run, t_end)
         ctx.shared["logs.run_lines"] = [ln for ln, _ in run.lines]
         failed = [r for r in (build, run) if r.error and r.status not in (401, 403)]
         if failed and result.status == "ok":
@@ -267,7 +356,8 @@ class LogsProbe:
         result.detail["build_log_end"] = build.ended
         result.detail["run_log_end"] = run.ended
 
-    def _summarise(self, ctx: ProbeContext, result: ProbeResult, prefix: str, read: LogRead) -> None:
+    async def _summarise(self, ctx: ProbeContext, result: ProbeResult, prefix: str, read: LogRead,
+                         t_end: float) -> None:
         if read.status is None or read.status >= 400:
             if read.status is not None:
                 result.fact(f"{prefix}.status", read.status)
@@ -303,11 +393,15 @@ class LogsProbe:
                 ctx.shared["logs.egress_markers"] = egress
             ctx.shared["logs.markers"] = markers
         # Signatures: the same engine as `hfdiag explain`; run-log facts override build-log ones.
-        scan = ctx.knowledge.signatures.scan_text("\n".join(lines) + "\n", source=f"probe:logs/{prefix}")
+        scan, scanned = await scan_lines(ctx.knowledge.signatures, lines, f"probe:logs/{prefix}", t_end)
+        if scanned < len(lines):
+            result.detail[f"{prefix}_scanned"] = f"{scanned} of {len(lines)} lines (the deadline came first)"
         existing = {f.key for f in result.facts}
         for f in scan.fact_list():
             if f.key not in existing or prefix == "run_log":
                 result.replace_fact(f.key, f.value)
+        if scan.cue_hits:  # the text cues of `explain`, recorded as evidence (the rules decide a live check)
+            result.fact(f"{prefix}.cues", sorted(scan.cue_hits))
         if prefix == "run_log" and ctx.shared.get("logs.egress_markers"):  # markers are exact: they win over text
             from hfdiag.egress import facts_from_markers
 

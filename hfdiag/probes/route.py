@@ -57,20 +57,26 @@ class RouteProbe:
     async def run(self, ctx: ProbeContext, result: ProbeResult) -> None:
         host_url = ctx.shared["space.host"]
         hostname = urlsplit(host_url).hostname or ""
-        ctx.shared["route.step"] = f"resolving {hostname}"
-        ok, detail = await resolve_host(hostname, ctx.options.dns_server)
-        result.fact("route.dns_ok", ok)
-        result.detail["dns"] = detail
-        if not ok:
-            result.fact("route.edge_answered", False)
-            raise HttpFailure(f"the Space host {hostname} does not resolve: {detail}", "dns")
         nonce = ctx.shared["route.nonce"]
         n = max(1, ctx.options.route_requests)
-        ctx.shared["route.step"] = f"sending {n} requests to the Space origin"
+        ctx.shared["route.step"] = f"resolving {hostname} and sending {n} requests to the Space origin"
         ctx.shared["route.sent"] = True
+        # The lookup and the requests overlap (the client resolves the name itself); a failed lookup discards
+        # the answers, as if they had never been asked for.
+        requests = asyncio.gather(*(self._one(ctx, host_url, nonce, i) for i in range(n)))
         try:
-            answers = await asyncio.gather(*(self._one(ctx, host_url, nonce, i) for i in range(n)))
+            ok, detail = await resolve_host(hostname, ctx.options.dns_server)
+            result.fact("route.dns_ok", ok)
+            result.detail["dns"] = detail
+            if not ok:
+                ctx.shared["route.sent"] = False
+                result.fact("route.edge_answered", False)
+                raise HttpFailure(f"the Space host {hostname} does not resolve: {detail}", "dns")
+            answers = await requests
         finally:
+            if not requests.done():
+                requests.cancel()
+                requests.add_done_callback(lambda f: f.cancelled() or f.exception())  # nobody awaits it now
             ctx.shared["route.done"].set()  # the log probe stops listening for the nonce after this
         self._record(result, answers)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hfdiag.evidence.model import ProbeResult
 from hfdiag.probes.base import ProbeContext
 from hfdiag.probes.http import HttpFailure
+from hfdiag.probes.shared import shared_request
 
 
 class StatusProbe:
@@ -16,7 +17,7 @@ class StatusProbe:
         return None if ctx.options.status_url else "no --status-url"
 
     async def run(self, ctx: ProbeContext, result: ProbeResult) -> None:
-        res = await ctx.http.request("GET", ctx.options.status_url, auth=False, max_body=2 * 1024 * 1024)
+        res = await shared_request(ctx, "GET", ctx.options.status_url, auth=False, max_body=2 * 1024 * 1024)
         if res.status >= 400:
             raise HttpFailure(f"status page answered {res.status}", "http")
         doc = res.json()

@@ -107,16 +107,19 @@ class ZeroGpuProbe:
         host = ctx.shared["space.host"]
         result.detail["caller_paths"] = CALLER_PATHS
         self._identity(ctx, result)
-        ctx.shared["zerogpu.step"] = "reading the Gradio config"
-        cfg = await self._config(ctx, result, host)
-        prefix = (cfg.get("api_prefix") or "") if cfg else ""
-        if cfg is not None:
-            ctx.shared["zerogpu.step"] = "reading the API info"
-            await self._info(ctx, result, host, prefix)
-        before = None
+        ctx.shared["zerogpu.step"] = "reading the Gradio config, the API info and the caller's quota"
+        # The quota read depends on neither the config nor the API info: it runs beside them.
+        quota = asyncio.ensure_future(self._quota(ctx, result, "before")) if ctx.http.token else None
+        try:
+            cfg = await self._config(ctx, result, host)
+            prefix = (cfg.get("api_prefix") or "") if cfg else ""
+            if cfg is not None:
+                await self._info(ctx, result, host, prefix)
+            before = await quota if quota is not None else None
+        finally:
+            if quota is not None and not quota.done():
+                quota.cancel()
         if ctx.http.token:
-            ctx.shared["zerogpu.step"] = "reading the caller's ZeroGPU quota"
-            before = await self._quota(ctx, result, "before")
             if before:
                 result.fact("zerogpu.quota_base_s", before["base"])
                 result.fact("zerogpu.quota_current_s", before["current"])
@@ -291,8 +294,14 @@ class ZeroGpuProbe:
         budget = max(1.0, opts.timeout - (time.monotonic() - started) - opts.settle_wait - 3.0)
         stream = await self._follow(ctx, f"{host}{prefix}/queue/data", call["session_hash"], budget, mark)
         result.detail["stream"] = {k: v for k, v in stream.items() if k not in ("texts",)}
-        after = await self._quota(ctx, result, "after") if ctx.http.token else None
-        entered, log_info = await self._read_run_log(ctx, result, host, call, wall0, stream)
+        # the quota after the call and the run log are independent reads: side by side
+        quota_after = asyncio.ensure_future(self._quota(ctx, result, "after")) if ctx.http.token else None
+        try:
+            entered, log_info = await self._read_run_log(ctx, result, host, call, wall0, stream)
+            after = await quota_after if quota_after is not None else None
+        finally:
+            if quota_after is not None and not quota_after.done():
+                quota_after.cancel()
         settled = None
         if opts.settle_wait > 0 and ctx.http.token:
             done_at = stream.get("completed_mono") or time.monotonic()
@@ -431,24 +440,34 @@ class ZeroGpuProbe:
             return None, info
         # A sentinel request after the call: once its nonce shows in the run log (access line or request marker),
         # the log has caught up past this call, so a missing gpu.enter is an observation, not a lag.
-        sentinel = secrets.token_hex(6)
-        try:
-            await ctx.http.request("GET", f"{host}/config", params={"hfdiag_nonce": sentinel}, deadline=5.0,
-                                   max_body=512 * 1024)
-        except HttpFailure:
-            sentinel = None
-        idle_s = ctx.options.log_idle_s
-        state = {"caught_up": False}
+        # The log is opened while the sentinel is sent: it shows up live, after the replay.
+        state = {"caught_up": False, "since": None, "sentinel": secrets.token_hex(6)}
+        wait_s = ctx.options.log_wait_s
 
-        def done(lines, idle_for):
+        async def send_sentinel() -> None:
+            try:
+                await ctx.http.request("GET", f"{host}/config", params={"hfdiag_nonce": state["sentinel"]},
+                                       deadline=5.0, max_body=512 * 1024)
+            except HttpFailure:
+                state["sentinel"] = None
+
+        def done(lines, win):
+            sentinel = state["sentinel"]
             if sentinel and any(sentinel in ln for ln, _ in lines[-50:]):
                 state["caught_up"] = True
                 return "caught_up"
-            return "drained" if idle_for >= idle_s else False
+            if not win.replayed():
+                return False
+            if not sentinel:
+                return "replayed"
+            state["since"] = state["since"] or win.now  # the sentinel is a live line: wait for it, bounded
+            return "waited" if win.now - state["since"] >= wait_s else False
 
         ctx.shared["zerogpu.step"] = "reading the run log for this call"
-        read = await read_log(ctx, "run", idle_s=idle_s, max_lines=ctx.options.log_max_lines,
-                              budget=max(1.0, idle_s + 3.0), done=done)
+        read, _ = await asyncio.gather(
+            read_log(ctx, "run", max_lines=ctx.options.log_max_lines, budget=max(1.0, wait_s + 3.0), done=done),
+            send_sentinel())
+        sentinel = state["sentinel"]
         if read.status is None or read.status >= 400:
             result.detail["run_log"] = f"not readable ({read.error or read.status}): needs the owner's token"
             return None, info

@@ -19,7 +19,16 @@ import re
 from hfdiag.environment import Environment
 from hfdiag.redact import redact_output
 from hfdiag.render.sanitize import code_text, md_code, md_text
-from hfdiag.render.text import chain_line, fact_value, inferred_facts, matched, needs_lines, observed_facts
+from hfdiag.render.text import (
+    chain_line,
+    cue_lines,
+    fact_value,
+    inferred_facts,
+    matched,
+    needs_lines,
+    observed_facts,
+    raise_lines,
+)
 from hfdiag.report import first_sentence
 
 MAX_FACT_ROWS = 30
@@ -41,7 +50,7 @@ def md_own(text) -> str:
 
 
 def code_block(lines: list[str]) -> str:
-    body = code_text("\n".join(lines))
+    body = code_text("\n".join(line.rstrip() for line in lines))  # no trailing blanks
     longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{body}\n{fence}"
@@ -118,6 +127,14 @@ def to_markdown(report: dict, flavor: str = "github") -> str:
     steps = [s for f in win for s in f["next_steps"]]
     if steps:
         out += ["**Next steps**", ""] + [f"- {md_inline(s)}" for s in steps] + [""]
+    raisers = raise_lines(report)
+    if raisers:
+        title = "Would decide it" if v["bucket"] == "inconclusive" else "Would make it firmer"
+        out += [f"**{title}**", ""] + [f"- {md_inline(s)}" for s in raisers] + [""]
+    cues = cue_lines(report)
+    if cues:
+        out += ["**Text cues** (words seen in the input; the boundary they point to is interpreted)", ""]
+        out += [f"- {md_inline(c)}" for c in cues] + [""]
     refs = [r for f in matched(report)[:2] for r in f["references"]]
     if refs:
         out += ["**References**", ""] + [f"- [{md_own(r.get('title', r['url']))}]({r['url']})" for r in refs] + [""]
@@ -133,5 +150,5 @@ def to_markdown(report: dict, flavor: str = "github") -> str:
 
 
 def render(report: dict, env: Environment, markdown_flavor: str = "github", **_) -> None:
-    env.stdout.write(to_markdown(report, markdown_flavor))
+    env.stdout.write(to_markdown(report, markdown_flavor or "github"))
     env.stdout.flush()

@@ -1,8 +1,12 @@
-"""OpenMetrics text (https://prometheus.io/docs/specs/om/open_metrics_spec/) for a scan of many Spaces.
+"""Metrics for a scan of many Spaces, in two expositions of the same families:
 
-Meant for an existing Prometheus: write it to a node_exporter textfile-collector file
-(`hfdiag scan spaces.txt --format openmetrics > /var/lib/node_exporter/hfdiag.prom.$$ && mv ...`) or push it to
-a Pushgateway (`curl --data-binary @- http://pushgateway:9091/metrics/job/hfdiag`). Families:
+- the Prometheus text format 0.0.4 (`--format prometheus`): what node_exporter's textfile collector and the
+  Pushgateway parse (neither accepts OpenMetrics' `info` type, `# UNIT` or `# EOF`), so the info family is a
+  gauge named `..._info` and a counter's family carries its `_total` name;
+- OpenMetrics 1.0 (`--format openmetrics`, https://prometheus.io/docs/specs/om/open_metrics_spec/) for
+  scrapers that negotiate it.
+
+Families:
 
 - `hfdiag_space_verdict{space,bucket}` gauge: 1 for the verdict bucket of the Space, 0 for every other bucket
   (so `hfdiag_space_verdict{bucket="healthy"} == 0` alerts on any Space that is not healthy);
@@ -11,7 +15,7 @@ a Pushgateway (`curl --data-binary @- http://pushgateway:9091/metrics/job/hfdiag
 - `hfdiag_route_success_ratio{space}` gauge: share of route requests that succeeded (absent if not probed);
 - `hfdiag_scan_*`: the scan itself (duration, Spaces, 429 answers seen, re-checks).
 
-Label values are escaped (`\\`, `"`, newline); the exposition ends with `# EOF`.
+Label values are escaped (`\\`, `"`, newline); the OpenMetrics exposition ends with `# EOF`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import math
 from hfdiag.engine.data import BUCKETS
 
 CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def _esc(value: str) -> str:
@@ -57,18 +62,36 @@ class _Family:
         self.name, self.type, self.help, self.unit = name, mtype, help_text, unit
         self.samples: list[str] = []
 
-    def add(self, value, suffix: str = "", **labels) -> None:
-        self.samples.append(f"{self.name}{suffix}{_labels(**labels)} {_num(value)}")
+    @property
+    def suffix(self) -> str:
+        return {"info": "_info", "counter": "_total"}.get(self.type, "")
 
-    def lines(self) -> list[str]:
-        out = [f"# TYPE {self.name} {self.type}"]
-        if self.unit:
-            out.append(f"# UNIT {self.name} {self.unit}")
-        out.append(f"# HELP {self.name} {_esc(self.help)}")
-        return out + self.samples
+    def add(self, value, **labels) -> None:
+        self.samples.append(f"{self.name}{self.suffix}{_labels(**labels)} {_num(value)}")
+
+    def lines(self, openmetrics: bool) -> list[str]:
+        if openmetrics:
+            out = [f"# TYPE {self.name} {self.type}"]
+            if self.unit:
+                out.append(f"# UNIT {self.name} {self.unit}")
+            return out + [f"# HELP {self.name} {_esc(self.help)}"] + self.samples
+        # text format 0.0.4: the family is named like its samples, info is a gauge, HELP escapes no quotes
+        name = self.name + self.suffix
+        kind = "gauge" if self.type == "info" else self.type
+        help_text = self.help.replace("\\", "\\\\").replace("\n", "\\n")
+        return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"] + self.samples
 
 
 def to_openmetrics(reports: list[dict], failing: list[bool] | None = None, scan: dict | None = None) -> str:
+    return _expose(reports, failing, scan, openmetrics=True)
+
+
+def to_prometheus(reports: list[dict], failing: list[bool] | None = None, scan: dict | None = None) -> str:
+    """The Prometheus text format 0.0.4: for node_exporter's textfile collector and the Pushgateway."""
+    return _expose(reports, failing, scan, openmetrics=False)
+
+
+def _expose(reports: list[dict], failing: list[bool] | None, scan: dict | None, *, openmetrics: bool) -> str:
     verdict = _Family("hfdiag_space_verdict", "gauge", "1 for the verdict bucket of the Space, 0 for the others.")
     fail = _Family("hfdiag_space_failing", "gauge", "1 when the Space has a finding at or above --fail-on.")
     conf = _Family("hfdiag_space_verdict_details", "info", "Verdict details of the Space (rule, confidence, knowledge).")
@@ -83,7 +106,7 @@ def to_openmetrics(reports: list[dict], failing: list[bool] | None = None, scan:
             verdict.add(1 if v["bucket"] == b else 0, space=space, bucket=b)
         if failing is not None:
             fail.add(1 if failing[n] else 0, space=space)
-        conf.add(1, "_info", space=space, rule=v.get("rule") or "", confidence=v.get("confidence") or "",
+        conf.add(1, space=space, rule=v.get("rule") or "", confidence=v.get("confidence") or "",
                  knowledge=v.get("knowledge") or "")
         for p in r.get("probes") or []:
             dur.add(float(p.get("duration_ms") or 0.0) / 1000.0, space=space, probe=p["probe"], status=p["status"])
@@ -104,11 +127,12 @@ def to_openmetrics(reports: list[dict], failing: list[bool] | None = None, scan:
              None, scan.get("rechecked", 0)),
         ):
             fam = _Family(name, mtype, help_text, unit)
-            fam.add(value, "_total" if mtype == "counter" else "")
+            fam.add(value)
             families.append(fam)
     lines: list[str] = []
     for fam in families:
         if fam.samples:
-            lines += fam.lines()
-    lines.append("# EOF")
+            lines += fam.lines(openmetrics)
+    if openmetrics:
+        lines.append("# EOF")
     return "\n".join(lines) + "\n"

@@ -87,3 +87,39 @@ def make_progress(env: Environment, quiet: bool, prefix: str = ""):
     if env.stderr_isatty:
         return LiveProgress(env, prefix)
     return PlainProgress(env, prefix)
+
+
+def rate_limit_line(views) -> str:
+    """`Hub rate limit: waiting 27 s for the 'api' window (0 of 500 left)`, from what the RateLimit headers
+    said; empty while no bucket holds requests back."""
+    waiting = [v for v in views if v.paused_for_s > 0.05]
+    if not waiting:
+        return ""
+    v = max(waiting, key=lambda x: x.paused_for_s)
+    left = ""
+    if v.remaining is not None:
+        left = f" ({max(0, int(v.remaining))} of {int(v.quota)} left)" if v.quota else f" ({max(0, int(v.remaining))} left)"
+    return f"Hub rate limit: waiting {v.paused_for_s:.0f} s for the '{v.name}' window{left}"
+
+
+class ScanProgress:
+    """A fleet scan on a terminal: one rich progress bar (Spaces done of all) and the rate-limit wait, read
+    from the limiter's view of the Hub's RateLimit headers. Removed when the scan ends."""
+
+    def __init__(self, env: Environment, total: int, limiter):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.limiter = limiter
+        console = Console(file=env.stderr, force_terminal=True, no_color=not env.stderr_colour)
+        self.progress = Progress(TextColumn("scan"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 TextColumn("{task.description}", markup=False), console=console, transient=True,
+                                 refresh_per_second=4)
+        self.task = self.progress.add_task("", total=total)
+        self.progress.start()
+
+    def update(self, done: int) -> None:
+        self.progress.update(self.task, completed=done, description=rate_limit_line(self.limiter.snapshot()))
+
+    def close(self) -> None:
+        self.progress.stop()

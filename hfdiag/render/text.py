@@ -65,3 +65,20 @@ def needs_lines(report: dict) -> list[str]:
     text_only = need_label(None, None)
     order = sorted(groups, key=lambda k: k == text_only)
     return [f"{how}: {', '.join(groups[how])}" for how in order]
+
+
+def cue_lines(report: dict, most: int = 6) -> list[str]:
+    """The text cues that fired, strongest first: weight, bucket, what the cue means, and the words it saw."""
+    hits = (report.get("cues") or {}).get("hits") or []
+    out = []
+    for h in hits[:most]:
+        sign = "+" if h["weight"] > 0 else "-"
+        out.append(f"{sign}{abs(h['weight']):g} {h['bucket']}: {h['means']} (\"{h['excerpt']}\", {h['source']})")
+    if len(hits) > most:
+        out.append(f"… and {len(hits) - most} more (--format json lists them all)")
+    return out
+
+
+def raise_lines(report: dict) -> list[str]:
+    """What would decide the verdict, or make a text-only verdict firmer."""
+    return list(report["verdict"].get("raise_confidence") or [])

@@ -1,6 +1,6 @@
 """Fault injection per route (issue 8 item 1). Selector syntax: see README.md.
 
-    ROLE:[METHOD ]GLOB    ROLE = hub | space | space=OWNER/NAME | cdn | cas | transfer | foreign | any | dns
+    ROLE:[METHOD ]GLOB    ROLE = hub | space | space=OWNER/NAME | cdn | cas | transfer | foreign | forum | github | any | dns
     GLOB is an fnmatch pattern over the path (query excluded); for dns it is a name glob.
 """
 

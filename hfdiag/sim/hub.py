@@ -199,6 +199,12 @@ async def space_route(sim: SimState, request: Request, space_id: str, rest: str,
     m = request.method
     if not _visible(space, role):
         return _not_found(role)
+    if rest.startswith("/discussions"):
+        from .community import hub_discussions
+
+        found = hub_discussions(sim, request, space_id, rest)
+        if found is not None:
+            return found
     if m == "GET" and (rest == "" or re.fullmatch(r"/revision/[^/]+", rest)):
         return jresp(space_info(sim, space, request))
     if m == "GET" and rest == "/host":
@@ -254,7 +260,15 @@ def log_stream(sim: SimState, space: SpaceState, kind: str, request: Request) ->
         shown = entries[-int(tail):] if tail and tail.isdigit() else entries
         if tail == "0":
             shown = []
-        for ts, line in shown:
+        pause_after = sim.knob("logs.replay_pause_after", space)
+        for n, (ts, line) in enumerate(shown):
+            if n == pause_after:  # a replay that stalls mid-event (a slow server or a congested link)
+                text = frame(ts, line)
+                yield text[:len(text) // 2]
+                if await sim.nap(float(sim.knob("logs.replay_pause_s", space))):
+                    return
+                yield text[len(text) // 2:]
+                continue
             yield frame(ts, line)
         idx = len(entries)
         while stay and not sim.closing.is_set():

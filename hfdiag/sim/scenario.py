@@ -117,6 +117,8 @@ KNOBS: dict[str, tuple[Any, Any, str]] = {
     # logs
     "logs.keepalive_s": (15.0, _num, "interval of empty 'data:' keep-alives on /logs SSE [UNVERIFIED]"),
     "logs.stream_open": (True, _bool, "after replaying the buffer, keep the stream open (follow) or end it"),
+    "logs.replay_pause_after": (None, _opt_int, "the replay stalls inside the event after this many lines"),
+    "logs.replay_pause_s": (1.0, _num, "how long the replay stalls (logs.replay_pause_after)"),
     # edge
     "edge.latency_ms": (0, _num, "added latency per request at the Space edge"),
     "edge.proxy_mode": (None, _opt_str, "app|sleeping|unreachable|paused|private-anon; default derived from stage"),
@@ -213,7 +215,7 @@ STAGES_KNOWN = ("NO_APP_FILE CONFIG_ERROR BUILDING BUILD_ERROR RUNNING RUNNING_B
 FAULTS = ("reset", "silence", "drip", "sse_keepalive", "sse_comments", "sse_endless_line", "huge_json", "malformed_json", "invalid_utf8", "gzip_bomb",
           "redirect_loop", "redirect_foreign", "close_mid_body", "status", "delay", "drop")
 FAULT_PARAMS = {"fault", "times", "probability", "rate", "interval_s", "size", "status", "ms", "body", "layers", "ctype"}
-SELECTOR_RE = re.compile(r"^(hub|space(?:=[^:]+)?|cdn|cas|transfer|foreign|dns|any):(?:(GET|HEAD|POST|PUT|DELETE|OPTIONS) )?(.+)$")
+SELECTOR_RE = re.compile(r"^(hub|space(?:=[^:]+)?|cdn|cas|transfer|foreign|forum|github|dns|any):(?:(GET|HEAD|POST|PUT|DELETE|OPTIONS) )?(.+)$")
 
 
 @dataclass
@@ -303,7 +305,7 @@ def _validate_faults(faults: dict, where: str) -> None:
     for selector, spec in faults.items():
         if not isinstance(selector, str) or not SELECTOR_RE.match(selector):
             raise ScenarioError(f"{where}: bad fault selector {selector!r} (expected ROLE:[METHOD ]GLOB, "
-                                f"ROLE one of hub, space, space=ID, cdn, cas, transfer, foreign, dns, any)")
+                                f"ROLE one of hub, space, space=ID, cdn, cas, transfer, foreign, forum, github, dns, any)")
         kind = spec if isinstance(spec, str) else (spec.get("fault") if isinstance(spec, dict) else None)
         if not isinstance(kind, str):
             raise ScenarioError(f"{where}: fault for {selector!r} must be a name or a mapping with 'fault'")

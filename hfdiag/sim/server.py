@@ -11,7 +11,7 @@ from typing import Any
 import uvicorn
 from starlette.responses import Response
 
-from . import edge, faults, hub, transfer
+from . import community, edge, faults, hub, transfer
 from .dns_server import DnsResponder, start_dns
 from .scenario import Scenario, load_scenario
 from .state import SimState, SpaceState
@@ -41,6 +41,11 @@ async def _foreign(sim: SimState, scope, receive, send) -> None:
     hdrs = {k.decode("latin-1").lower() for k, _ in scope["headers"]}
     body = {"foreign": True, "authorization_received": "authorization" in hdrs}
     await Response(json.dumps(body), 200, media_type="application/json")(scope, receive, send)
+
+
+# Every role but the Space edge: handler(sim, scope, receive, send); anything else is the Hub.
+_ROLE_HANDLERS = {"cdn": transfer.handle_cdn, "cas": transfer.handle_cas, "transfer": transfer.handle_transfer,
+                  "foreign": _foreign, "forum": community.handle_forum, "github": community.handle_github}
 
 
 class ConcurrencyStats:
@@ -166,7 +171,7 @@ class Simulator:
         self._socks.append(hub_sock)
         st.ports["hub"] = hub_sock.getsockname()[1]
         st.role_by_port[st.ports["hub"]] = "hub"
-        for role in ("cas",) + LOCAL_ROLES:
+        for role in ("cas", "forum", "github") + LOCAL_ROLES:
             s = _tcp_socket(LOOPBACK)
             self._socks.append(s)
             port = s.getsockname()[1]
@@ -276,21 +281,11 @@ class Simulator:
         if role == "space":
             async def handler(s, r, w):
                 await edge.handle(st, space, s, r, w)
-        elif role == "cdn":
-            async def handler(s, r, w):
-                await transfer.handle_cdn(st, s, r, w)
-        elif role == "cas":
-            async def handler(s, r, w):
-                await transfer.handle_cas(st, s, r, w)
-        elif role == "transfer":
-            async def handler(s, r, w):
-                await transfer.handle_transfer(st, s, r, w)
-        elif role == "foreign":
-            async def handler(s, r, w):
-                await _foreign(st, s, r, w)
         else:
+            serve = _ROLE_HANDLERS.get(role, hub.handle)
+
             async def handler(s, r, w):
-                await hub.handle(st, s, r, w)
+                await serve(st, s, r, w)
         hit = faults.match(st, role, space, scope["method"], scope["path"])
         self.concurrency.begin(role)
         try:
@@ -326,7 +321,7 @@ class Simulator:
     @property
     def urls(self) -> dict[str, str]:
         st = self._st()
-        return {r: st.url(r) for r in ("hub", "cas", "cdn", "transfer", "foreign")}
+        return {r: st.url(r) for r in ("hub", "cas", "cdn", "transfer", "foreign", "forum", "github")}
 
     @property
     def space_ids(self) -> list[str]:

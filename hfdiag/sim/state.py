@@ -29,7 +29,7 @@ RECORDED_HEADERS = ("user-agent", "x-gradio-user", "range", "accept", "accept-en
 
 class RecordedRequest(NamedTuple):
     ts: float
-    role: str            # hub | space | cdn | cas | transfer | foreign
+    role: str            # hub | space | cdn | cas | transfer | foreign | forum | github
     method: str
     host: str            # Host header as received
     path: str

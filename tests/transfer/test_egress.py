@@ -103,7 +103,7 @@ def test_blocked_port_markers_round_trip_through_the_run_log(sim):
     assert "egress" in proc.stdout and "tcp_connect" in proc.stdout
     sim.append_log(next(line for line in proc.stdout.splitlines() if '"smtp.gmail.com"' in line))
     opts = CheckOptions(endpoint=sim.endpoint, token=sim.tokens["owner"], dns_server=sim.dns_server,
-                        status_url=sim.status_url, trust_env=False, timeout=20, route_requests=1, log_idle_s=0.3)
+                        status_url=sim.status_url, trust_env=False, timeout=20, route_requests=1, log_wait_s=0.3)
     res = asyncio.run(check_space(sim.space_ids[0], opts, load_knowledge()))
     facts = {f["key"]: f["value"] for f in res.report["facts"]}
     assert facts["egress.port_blocked"] is True and facts["egress.port"] == port
@@ -153,7 +153,7 @@ def test_egress_scenario_verdicts(name):
     expect = load_scenario(name).expect
     with Simulator(name) as s:
         opts = CheckOptions(endpoint=s.endpoint, token=s.tokens["owner"], dns_server=s.dns_server,
-                            status_url=s.status_url, trust_env=False, timeout=20, route_requests=1, log_idle_s=0.3,
+                            status_url=s.status_url, trust_env=False, timeout=20, route_requests=1, log_wait_s=0.3,
                             extra={"dns_timeout": 0.5})
         res = asyncio.run(check_space(s.space_ids[0], opts, load_knowledge()))
     v = res.report["verdict"]

@@ -33,7 +33,7 @@ def probe(report: dict, name: str) -> dict:
 
 def check(sim: Simulator, transfer_file: str | None = None, **extra):
     opts = CheckOptions(endpoint=sim.endpoint, token=sim.tokens["owner"], dns_server=sim.dns_server,
-                        status_url=sim.status_url, trust_env=False, timeout=20, route_requests=1, log_idle_s=0.3,
+                        status_url=sim.status_url, trust_env=False, timeout=20, route_requests=1, log_wait_s=0.3,
                         transfer_file=transfer_file, extra=extra)
     return asyncio.run(check_space(sim.space_ids[0], opts, load_knowledge()))
 

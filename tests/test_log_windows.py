@@ -1,0 +1,140 @@
+"""Log streams end on evidence, not on a timer: the replay of the server's buffer is read whole (even when it
+stalls mid-event), a silent stream ends as an empty replay, lines stamped after the connection opened count as
+live, and only the route request's nonce is waited for live, at most --log-wait seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from conftest import run_cli
+
+from hfdiag.engine.knowledge import load_knowledge
+from hfdiag.probes.base import CheckOptions, ProbeContext
+from hfdiag.probes.http import Http
+from hfdiag.probes.logs import build_done, read_log, run_done
+from hfdiag.redact import Redactor
+from hfdiag.sim import Simulator
+
+
+def _read(sim: Simulator, kind: str, done, shared=None, log_wait_s: float = 2.0):
+    """read_log against the simulator, as the owner; `shared(ctx)` gives the facts other probes would share."""
+
+    async def go():
+        token = sim.tokens["owner"]
+        opts = CheckOptions(endpoint=sim.endpoint, token=token, trust_env=False, timeout=20, log_wait_s=log_wait_s)
+        http = Http(sim.endpoint, token, trust_env=False)
+        ctx = ProbeContext(space_id=sim.space_ids[0], options=opts, http=http, redactor=Redactor([token]),
+                           knowledge=None)
+        if shared is not None:
+            ctx.shared.update(shared())
+        try:
+            return await read_log(ctx, kind, max_lines=1000, budget=30, done=done(ctx) if shared else done)
+        finally:
+            await http.aclose()
+
+    return asyncio.run(go())
+
+
+def test_a_replay_that_stalls_mid_event_is_read_whole():
+    # The replay stops halfway through the 4th event for longer than any quiet window the reader allows itself;
+    # the bytes of an unfinished event say the replay is not over, so nothing after the stall is lost.
+    with Simulator("healthy-gradio", overrides={"logs.replay_pause_after": 3, "logs.replay_pause_s": 1.5}) as sim:
+        want = sim.build_log()
+        read = _read(sim, "build", build_done)
+    assert read.error is None and read.status == 200
+    got = [ln for ln, _ in read.lines]
+    # read up to the build's terminal line ("--> Pushing image"), far past the stall
+    assert read.ended == "complete" and got == want[:len(got)] and len(got) > 6 and "Pushing" in got[-1]
+    assert read.live == 0  # every line was in the buffer before the stream opened
+
+
+def test_a_silent_stream_ends_as_an_empty_replay():
+    # Headers, then nothing (keep-alives only every 15 s): an empty log, not a failure and not the deadline.
+    with Simulator("builder-empty-build-log") as sim:
+        read = _read(sim, "run", build_done)
+    assert read.status == 200 and read.error is None
+    assert read.lines == [] and read.ended == "replayed"
+
+
+def test_a_keepalive_ends_the_replay():
+    with Simulator("builder-empty-build-log", overrides={"logs.keepalive_s": 0.05}) as sim:
+        want = sim.build_log()
+        read = _read(sim, "build", build_done)
+    assert [ln for ln, _ in read.lines] == want and read.ended == "replayed"
+
+
+def test_lines_after_the_connection_opened_are_live():
+    with Simulator("builder-empty-build-log") as sim:
+        def done(lines, win):
+            if not lines or not win.live:
+                if len(lines) == 1 and not win.live and not done.appended:
+                    done.appended = True
+                    sim.append_log("a live line", kind="build")
+                return False
+            return "live"
+
+        done.appended = False
+        read = _read(sim, "build", done)
+    assert [ln for ln, _ in read.lines][-1] == "a live line" and read.ended == "live"
+    assert read.live == 1  # the banner was replayed, the appended line was live
+
+
+def test_no_nonce_is_waited_for_while_no_container_serves():
+    # A BUILDING Space: the route request cannot reach a container, so the run log ends with its replay.
+    def shared():
+        route_done = asyncio.Event()
+        route_done.set()
+        return {"route.nonce": "0123456789ab", "route.done": route_done, "route.sent": True,
+                "space.runtime": {"stage": "BUILDING"}}
+
+    with Simulator("builder-empty-build-log") as sim:
+        read = _read(sim, "run", lambda ctx: run_done(ctx, 60), shared=shared, log_wait_s=60)
+    assert read.ended == "replayed" and read.error is None
+
+
+@pytest.mark.parametrize("log_wait", ["0.2"])
+def test_log_wait_bounds_the_wait_for_the_nonce(log_wait):
+    # The edge answers itself and the request never reaches the container: the nonce cannot show up. The run
+    # log is read for --log-wait seconds after the route probe finished, then the absence is a fact.
+    with Simulator("proxy-edge-503-app-alive") as sim:
+        proc = run_cli("check", sim.space_ids[0], "--endpoint", sim.endpoint, "--dns-server", sim.dns_server,
+                       "--status-url", sim.status_url, "--token", sim.tokens["owner"], "--format", "json",
+                       "--quiet", "--log-wait", log_wait)
+    report = json.loads(proc.stdout)
+    logs = next(p for p in report["probes"] if p["probe"] == "logs")
+    assert logs["detail"]["run_log_end"] == "waited", logs
+    facts = {f["key"]: f["value"] for f in report["facts"]}
+    assert facts["route.nonce_in_run_log"] is False
+    assert report["verdict"]["bucket"] == "proxy"
+
+
+def test_the_nonce_ends_the_run_log_of_a_healthy_space():
+    with Simulator("healthy-gradio") as sim:
+        opts = CheckOptions(endpoint=sim.endpoint, token=sim.tokens["owner"], dns_server=sim.dns_server,
+                            status_url=sim.status_url, trust_env=False, timeout=20, log_wait_s=60)
+        from hfdiag.check import check_space
+
+        res = asyncio.run(check_space(sim.space_ids[0], opts, load_knowledge()))
+    logs = next(p for p in res.probes if p.probe == "logs")
+    assert logs.detail["run_log_end"] == "nonce" and logs.detail["build_log_end"] in ("complete", "replayed")
+    facts = {f["key"]: f["value"] for f in res.report["facts"]}
+    assert facts["route.nonce_in_run_log"] is True and res.report["verdict"]["bucket"] == "healthy"
+
+
+def test_the_log_scan_yields_and_stops_at_the_deadline():
+    from hfdiag.probes.logs import SCAN_SLICE, scan_lines
+
+    sigs = load_knowledge().signatures
+    hostile = [("hang " * 819)[:4095]] * 2000 + ["Scheduling failure: not enough hardware capacity"]
+
+    async def go(budget):
+        loop = asyncio.get_running_loop()
+        return await scan_lines(sigs, hostile, "test", loop.time() + budget)
+
+    whole, n = asyncio.run(go(3600))
+    assert n == len(hostile) and whole.facts["space.error_kind"].value == "scheduling_failure"
+    part, n = asyncio.run(go(0))  # the deadline has passed: one slice, then stop, keeping what it found
+    assert 0 < n < len(hostile) and n * 4096 <= 2 * SCAN_SLICE
+    assert "space.error_kind" not in part.facts

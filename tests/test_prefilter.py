@@ -1,0 +1,91 @@
+"""The keyword prefilter: keywords start at a word boundary (stems run on), `*` and `\\b` mark the exceptions,
+the scan reports exactly what the regexes alone would on any line (ordinary, pathological, non-ASCII), and the
+lint flags a keyword that sends a regex searching on ordinary log text for nothing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hfdiag.engine.knowledge import load_knowledge
+from hfdiag.engine.log_corpus import ordinary_text
+from hfdiag.engine.signatures import Signature, SignatureSet, keyword_parts, lint_keyword_noise
+
+
+def _sig(keywords, pattern, sid="SIG-TST-001"):
+    return Signature(id=sid, source=pattern, keywords=[k.lower() for k in keywords], facts={"x.hit": True})
+
+
+@pytest.mark.parametrize("keyword,text,fires", [
+    ("hang", "changing the scheduler", False),
+    ("hang", "the build hangs", True),
+    ("quota", "you have no quotas left", True),  # a stem runs on into the word
+    ("timeout", "two timeouts in a row", True),
+    ("trigger\\b", "(Triggered internally at ../aten/src)", False),
+    ("trigger\\b", "push does not trigger a build", True),
+    ("*error: ", "ValueError: bad input", True),
+    ("error: ", "ValueError: bad input", False),
+    ("--> ", "step--> done", True),  # no boundary next to a non-letter
+    ("0 error", "10 errors", True),
+    ("重启失败", "空间重启失败了", True),
+    ("no gpu was available", '{"error": "worker error\\nNo GPU was available after 60s"}', True),  # escaped newline
+    ("no gpu was available", "xNo GPU was available", False),
+])
+def test_keyword_boundaries(keyword, text, fires):
+    body = re.escape(keyword_parts(keyword)[0])
+    sigs = SignatureSet([_sig([keyword], body)])
+    assert (sigs.scan_text(text).matched == ["SIG-TST-001"]) is fires
+
+
+def _pathological_lines(words, width=300):
+    for w in words:
+        body = keyword_parts(w)[0]
+        yield ((body + " ") * (width // (len(body) + 1)))[:width]
+        yield (body * (width // len(body)))[:width]
+
+
+def test_the_scan_reports_what_the_regexes_alone_would():
+    """Brute force as the reference: every signature's regex on every line. The prefilter and the RE2 gate may
+    only save work, never change a result (ordinary text, every keyword repeated, every inline test text)."""
+    sigs = load_knowledge().signatures
+    lines = ordinary_text(96 * 1024, seed=3).splitlines()
+    lines += list(_pathological_lines(sigs.keywords()))
+    lines += [t.get("text", "") for s in sigs.signatures for t in s.tests]
+    lines += [t.get("text", "") for c in load_knowledge().cues.cues for t in c.tests]
+    lines += ["Ｔraceback ｜ ümlaut ValueError: ſtuck build", "ValueError:\x0bspace\x1ffolded: x"]
+    for line in lines:
+        for part in line.splitlines() or [""]:
+            want = [s.id for s in sigs.signatures if s.pattern.search(part)]
+            res = sigs.scan_text(part)
+            got = res.matched + list(res.cue_hits)  # cues (rules/cues.yaml) share the scanner and its contract
+            # a signature that matches must hold a keyword that fires (the contract of `keywords`)
+            assert sorted(got) == sorted(want), part[:120]
+
+
+def test_a_whole_log_gives_the_counts_of_its_lines():
+    """Lines scanned together (chunk and window boundaries, keywords at a line's start) count as lines alone."""
+    sigs = load_knowledge().signatures
+    lines = [t.get("text", "") for s in sigs.signatures for t in s.tests for _ in range(2)]
+    lines = [ln for text in lines for ln in text.splitlines()]
+    lines += [ln for ln in _pathological_lines(sigs.keywords(), width=4000) if len(ln.encode()) <= 8192]
+    want: dict[str, int] = {}
+    for line in lines:
+        for s in sigs.signatures:
+            if s.kind != "cue" and s.pattern.search(line):  # cues record their first line, not counts
+                want[s.id] = want.get(s.id, 0) + 1
+    got = sigs.scan_text("\n".join(lines) + "\n").counts
+    assert {k: v for k, v in got.items()} == want
+
+
+def test_lint_flags_a_keyword_that_wakes_a_regex_on_common_words():
+    # SIG-BLD-021 ("push does not trigger a build") once had the keyword "trigger": it woke the regex on every
+    # "(Triggered internally at ...)" warning of torch
+    pattern = next(s.source for s in load_knowledge().signatures.signatures if s.id == "SIG-BLD-021")
+    problems = lint_keyword_noise(SignatureSet([_sig(["trigger"], pattern)]))
+    assert len(problems) == 1 and "'trigger'" in problems[0] and "SIG-TST-001" in problems[0]
+    assert lint_keyword_noise(SignatureSet([_sig(["trigger\\b", "triggers\\b"], pattern)])) == []
+
+
+def test_the_built_in_signatures_pass_the_noise_lint():
+    assert lint_keyword_noise(load_knowledge().signatures) == []
