@@ -1,6 +1,8 @@
 """Runs the hfdiag CLI with the probing phase of `check` timed (bench only: wraps, never changes, the product).
 
-    python bench/_phases.py OUT.json check ...   # OUT.json gets {"check_many_s": ..., "process_s": ...}
+    python bench/_phases.py OUT.json check ...   # OUT.json gets {"check_many_s", "check_start_s", "process_s"}
+
+(tests/reliability runs its fault runs through it too, to hold each run to its own --timeout.)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def main() -> None:
 
     async def timed(*a, **k):
         t = time.perf_counter()
+        phases["check_start_s"] = t - T0
         try:
             return await inner(*a, **k)
         finally:

@@ -50,6 +50,9 @@ class Environment:
         return bool(self.stderr_isatty)
 
     def message(self, text: str) -> None:
-        """A human message: always stderr, so stdout stays machine-readable."""
-        self.stderr.write(text.rstrip("\n") + "\n")
+        """A human message: always stderr, so stdout stays machine-readable; no control character from the
+        text reaches the terminal."""
+        from hfdiag.render.sanitize import visible
+
+        self.stderr.write(visible(text.rstrip("\n")) + "\n")
         self.stderr.flush()

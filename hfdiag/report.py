@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from hfdiag import __version__
 from hfdiag.engine.verdict import Diagnosis
 from hfdiag.evidence.model import ProbeResult, TextInput
-from hfdiag.redact import Redactor
+from hfdiag.redact import Redactor, own_texts
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -42,6 +42,7 @@ def build_report(
         report["cues"] = diagnosis.cues.to_dict()
     if extra:
         report.update(extra)
+    redactor.allow(own_texts(f.rule for f in diagnosis.findings))  # templates, before values were filled in
     report = redactor.obj(report)
     report["redaction"] = {"summary": redactor.summary(), "counts": dict(sorted(redactor.counts.items()))}
     return report

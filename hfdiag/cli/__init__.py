@@ -37,8 +37,10 @@ def _click_status(e: Exception) -> int | None:
 
 def _fail(message: str, status: int) -> int:
     from hfdiag.redact import redact
+    from hfdiag.render.sanitize import visible
 
-    sys.stderr.write(f"hfdiag: error: {redact(message).splitlines()[0] if message else 'unknown error'}\n")
+    line = redact(message).splitlines()[0] if message and message.strip() else "unknown error"
+    sys.stderr.write(f"hfdiag: error: {visible(line)}\n")
     sys.stderr.flush()
     return status
 

@@ -44,11 +44,15 @@ def parse_server(server: str) -> tuple[str, int]:
     s = server.strip()
     if s.startswith("["):
         host, _, rest = s[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else 53
-    if s.count(":") == 1:
-        host, port = s.split(":")
-        return host, int(port)
-    return s, 53
+        port = int(rest[1:]) if rest.startswith(":") else 53
+    elif s.count(":") == 1:
+        host, text = s.split(":")
+        port = int(text)
+    else:
+        host, port = s, 53
+    if not host or not 0 < port < 65536:  # else every lookup fails with an OverflowError deep in asyncio
+        raise ValueError(f"not a DNS server address: {server!r}")
+    return host, port
 
 
 async def resolve_with(server: str, host: str, rdtype: str = "A", timeout: float = 3.0) -> DnsOutcome:

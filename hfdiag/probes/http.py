@@ -1,9 +1,10 @@
 """One careful HTTP client for every probe.
 
-- The token goes only to the Hub endpoint's host (and, for a private Space, to the origin the API named);
+- The token goes only to the Hub endpoint's host (and, for a private Space, to the origin the API named when it
+  is a Hub host over https, or the endpoint's own host);
   redirects are followed by hand, and Authorization never follows a redirect to another host.
 - Every request has a total deadline (a slow drip of 1 byte/s cannot hold a probe forever) and a body cap
-  (applied to the decoded bytes, so a gzip bomb stops at the cap).
+  (applied to the decoded bytes of every encoding layer, so a gzip bomb stops at the cap: hfdiag/probes/bounded.py).
 - Errors become `HttpFailure` with a precise, redacted one-line message.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import zlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from hfdiag import tls
+from hfdiag.probes.bounded import ACCEPT_ENCODING, BodyError, read_body, short_url
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -56,14 +57,32 @@ class HttpResult:
             raise HttpFailure(f"malformed JSON from {_short(self.url)} ({str(e)[:60]})", "decode") from None
 
 
-def _short(url: str) -> str:
-    p = urlsplit(url)
-    return f"{p.scheme}://{p.netloc}{p.path}"
+_short = short_url  # scheme, host, port and path: never the userinfo or the query
+
+
+def settle(fut: asyncio.Future) -> None:
+    """Done with a background read: cancel it, or take its exception (else asyncio prints "Task exception was
+    never retrieved" with a traceback when it is collected)."""
+    if not fut.done():
+        fut.cancel()
+    elif not fut.cancelled():
+        fut.exception()
+
+
+HUB_DOMAINS = ("huggingface.co", "hf.co", "hf.space")  # the hosts a Hub token is meant for
+
+
+def is_hub_host(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in HUB_DOMAINS)
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
     p = urlsplit(url)
-    port = p.port or (443 if p.scheme == "https" else 80 if p.scheme == "http" else None)
+    try:
+        port = p.port or (443 if p.scheme == "https" else 80 if p.scheme == "http" else None)
+    except ValueError:  # a port out of range, named by an answer: an origin nothing else has
+        port = -1
     return p.scheme, (p.hostname or "").lower(), port
 
 
@@ -97,35 +116,6 @@ def classify_error(exc: BaseException, url: str) -> HttpFailure:
     return HttpFailure(f"{type(exc).__name__} talking to {where}: {text}", "protocol")
 
 
-class _Inflater:
-    """gzip / deflate decoding that never produces more than the caller asks for (a decoded-size cap)."""
-
-    def __init__(self, wbits: int):
-        self._d = zlib.decompressobj(wbits)
-
-    @classmethod
-    def for_encoding(cls, header: str) -> "_Inflater | None":
-        enc = [e.strip().lower() for e in header.split(",") if e.strip() and e.strip().lower() != "identity"]
-        if len(enc) == 1 and enc[0] in ("gzip", "x-gzip"):
-            return cls(zlib.MAX_WBITS | 16)
-        if len(enc) == 1 and enc[0] == "deflate":
-            return cls(zlib.MAX_WBITS | 32)  # zlib or gzip header, as sent in practice
-        return None  # identity, or an encoding httpx decodes (br, zstd, stacked): its own decoder applies
-
-    def feed(self, data: bytes, limit: int, url: str) -> bytes:
-        try:
-            out = self._d.decompress(data, max(1, limit))
-        except zlib.error as e:
-            raise HttpFailure(f"undecodable body from {_short(url)}: {e}", "decode") from None
-        return out  # stops at `limit` bytes: the caller's cap is then exceeded and reading ends
-
-    def flush(self, limit: int) -> bytes:
-        try:
-            return self._d.flush() if limit > 0 else b""
-        except zlib.error:
-            return b""
-
-
 class Http:
     def __init__(self, endpoint: str, token: str | None, *, trust_env: bool = True, request_timeout: float = 10.0,
                  connect_timeout: float = 5.0, user_agent: str | None = None, limiter=None):
@@ -142,7 +132,8 @@ class Http:
             follow_redirects=False,
             trust_env=trust_env,
             verify=tls.context(trust_env),  # one per process, prepared ahead (hfdiag/tls.py)
-            headers={"user-agent": user_agent or f"{USER_AGENT_PREFIX}/{__version__}"},
+            headers={"user-agent": user_agent or f"{USER_AGENT_PREFIX}/{__version__}",
+                     "accept-encoding": ACCEPT_ENCODING},
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
             # with a limiter, every request to the Hub (streams included) is counted and its RateLimit read
             event_hooks={"request": [self._watch_write, *([self._limit_request] if limiter else [])],
@@ -185,9 +176,18 @@ class Http:
         if origin(str(response.request.url)) == origin(self.endpoint):
             self.limiter.observe(str(response.request.url), response.status_code, response.headers)
 
-    def allow_token_for(self, url: str) -> None:
-        """Also send the token to this origin (a private Space's origin, as named by the Hub API)."""
-        self._token_origins.add(origin(url))
+    def allow_token_for(self, url: str) -> bool:
+        """Also send the token to this origin (a private Space's origin, as named by the Hub API), if it is a Hub
+        host over https or the --endpoint's own host and scheme; never to another host or over plain http
+        because an answer named it. Returns whether it is allowed."""
+        scheme, host, port = origin(url)
+        ep_scheme, ep_host, _ = origin(self.endpoint)
+        if port == -1:
+            return False
+        if (scheme == "https" and is_hub_host(host)) or (scheme == ep_scheme and host == ep_host and host):
+            self._token_origins.add((scheme, host, port))
+            return True
+        return False
 
     def hub(self, path: str) -> str:
         return f"{self.endpoint}{path}"
@@ -254,30 +254,12 @@ class Http:
         raise HttpFailure(f"more than {MAX_REDIRECTS} redirects from {_short(url)}", "redirect_loop")
 
     async def _read(self, resp: httpx.Response, url: str, max_body: int) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        too_large = HttpFailure(f"answer of {_short(url)} is larger than {max_body // 1024} KiB", "too_large")
-        inflater = _Inflater.for_encoding(resp.headers.get("content-encoding", ""))
         try:
-            # gzip/deflate are inflated here with a bound on the output, so a gzip bomb stops at the cap
-            # instead of being inflated one network chunk (megabytes each) at a time by httpx.
-            stream = resp.aiter_raw() if inflater is not None else resp.aiter_bytes()
-            async for chunk in stream:
-                if inflater is not None:
-                    chunk = inflater.feed(chunk, max_body - size + 1, url)
-                size += len(chunk)
-                if size > max_body:
-                    raise too_large
-                chunks.append(chunk)
-            if inflater is not None:
-                tail = inflater.flush(max_body - size + 1)
-                size += len(tail)
-                if size > max_body:
-                    raise too_large
-                chunks.append(tail)
+            return await read_body(resp, url, max_body)
+        except BodyError as e:
+            raise HttpFailure(str(e), e.kind) from None
         except httpx.HTTPError as e:
             raise classify_error(e, url) from None
-        return b"".join(chunks)
 
     async def get_json(self, url: str, **kw) -> tuple[HttpResult, Any]:
         res = await self.request("GET", url, **kw)

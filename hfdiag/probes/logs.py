@@ -16,7 +16,8 @@ import httpx
 
 from hfdiag.evidence.model import ProbeResult
 from hfdiag.probes.base import ProbeContext
-from hfdiag.probes.http import HttpFailure, classify_error
+from hfdiag.probes.bounded import BodyError, SSEReader, read_head
+from hfdiag.probes.http import HttpFailure, classify_error, settle
 from hfdiag.probes.space import api_path
 
 BUILD_QUEUED = re.compile(r"^=+ Build Queued at ")
@@ -116,8 +117,6 @@ async def read_log(ctx: ProbeContext, kind: str, *, max_lines: int, budget: floa
     """Drain one log stream until `done(lines, window)` names why it is complete (see LogWindow), the line
     limit, or `budget` seconds. Keep-alives (empty data) are not lines; a replay after a reconnect is
     deduplicated by event index."""
-    from httpx_sse import EventSource
-
     http = ctx.http
     url = http.hub(api_path(ctx.space_id) + f"/logs/{kind}")
     params = {"tail": str(tail)} if tail else None
@@ -138,7 +137,7 @@ async def read_log(ctx: ProbeContext, kind: str, *, max_lines: int, budget: floa
                 http.requests_sent += 1
                 out.status = resp.status_code
                 if resp.status_code >= 400:
-                    body = (await _read_small(resp)).decode("utf-8", errors="replace")
+                    body = (await read_head(resp, url)).decode("utf-8", errors="replace")
                     out.error = f"{resp.status_code} from /logs/{kind}: {body[:160].strip()}"
                     out.kind = "http"
                     return out
@@ -150,15 +149,15 @@ async def read_log(ctx: ProbeContext, kind: str, *, max_lines: int, budget: floa
                                  f"{where}, not an event stream")
                     out.kind = "protocol"
                     return out
-                events = EventSource(resp).aiter_sse().__aiter__()
+                sse = SSEReader(resp, url)  # bounded: the stream's decoded bytes, a line, an event
+                events = sse.events().__aiter__()
                 now = loop.time()
                 live_after, agrees = _live_after(resp, sent_wall)
                 win = LogWindow(opened=now, waited=now - sent, live_after=live_after, clock_agrees=agrees,
                                 last_event=now, now=now)
-                bytes_at_event = resp.num_bytes_downloaded
                 while True:
                     win.now = loop.time()
-                    win.partial = resp.num_bytes_downloaded > bytes_at_event
+                    win.partial = sse.received > sse.event_bytes  # bytes of an event that has not completed
                     remaining = t_end - win.now
                     if remaining <= 0:
                         stop = "deadline"
@@ -168,7 +167,7 @@ async def read_log(ctx: ProbeContext, kind: str, *, max_lines: int, budget: floa
                     if stop == "deadline" and win.partial:
                         # bytes kept arriving but no event completed: a slow stream, not a drained log
                         out.ended, out.kind = "stalled", "timeout"
-                        out.error = (f"/logs/{kind} is too slow: {resp.num_bytes_downloaded - bytes_at_event} "
+                        out.error = (f"/logs/{kind} is too slow: {sse.received - sse.event_bytes} "
                                      f"bytes of an event that did not complete in {win.quiet():.1f}s")
                         return out
                     if stop:
@@ -192,7 +191,9 @@ async def read_log(ctx: ProbeContext, kind: str, *, max_lines: int, budget: floa
                     except StopAsyncIteration:
                         out.ended = "closed"
                         return out
-                    bytes_at_event = resp.num_bytes_downloaded
+                    except BodyError as e:  # past the stream's cap: what was read stays evidence
+                        out.ended, out.kind, out.error = "limit", e.kind, f"/logs/{kind}: {e}"
+                        return out
                     t = loop.time()
                     if not ev.data.strip():
                         win.keepalive = True  # the server had nothing more to send: its replay is over
@@ -227,19 +228,10 @@ async def read_log(ctx: ProbeContext, kind: str, *, max_lines: int, budget: floa
             return out
         finally:
             if pending is not None:
-                pending.cancel()
+                settle(pending)
             if woken is not None:
                 woken.cancel()
     return out
-
-
-async def _read_small(resp: httpx.Response, cap: int = 4096) -> bytes:
-    buf = b""
-    async for chunk in resp.aiter_bytes():
-        buf += chunk
-        if len(buf) >= cap:
-            break
-    return buf[:cap]
 
 
 def _parse_event(data: str) -> tuple[str, str | None]:

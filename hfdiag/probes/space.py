@@ -90,18 +90,18 @@ class SpaceProbe:
 
     async def _wait(self, ctx: ProbeContext, result: ProbeResult, runtime: dict) -> None:
         start = time.monotonic()
-        history = [runtime.get("stage")]
-        while runtime.get("stage") in INTERMEDIATE and time.monotonic() - start < ctx.options.wait:
-            ctx.shared["space.step"] = f"waiting for the stage to leave {runtime.get('stage')}"
+        history = [_short_text(runtime.get("stage"), 64)]
+        while isinstance(runtime.get("stage"), str) and runtime.get("stage") in INTERMEDIATE and time.monotonic() - start < ctx.options.wait:
+            ctx.shared["space.step"] = f"waiting for the stage to leave {_short_text(runtime.get('stage'), 64)}"
             ctx.say(self.name, f"stage {runtime.get('stage')}, waited {time.monotonic() - start:.0f}s")
             await asyncio.sleep(min(ctx.options.wait_interval, max(0.0, ctx.options.wait - (time.monotonic() - start))))
             runtime = await self._runtime(ctx)
-            if runtime.get("stage") != history[-1]:
-                history.append(runtime.get("stage"))
+            if _short_text(runtime.get("stage"), 64) != history[-1]:
+                history.append(_short_text(runtime.get("stage"), 64))
             self._record_runtime(ctx, result, runtime)
         waited = time.monotonic() - start
         result.fact("space.stage_waited_s", round(waited, 1))
-        result.fact("space.still_intermediate", runtime.get("stage") in INTERMEDIATE)
+        result.fact("space.still_intermediate", isinstance(runtime.get("stage"), str) and runtime["stage"] in INTERMEDIATE)
         result.detail["stage_history"] = history
 
     def _record_info(self, ctx: ProbeContext, result: ProbeResult, info: dict) -> None:
@@ -109,13 +109,16 @@ class SpaceProbe:
         for key, value in (("space.sdk", info.get("sdk") or card.get("sdk")), ("space.sha", info.get("sha")),
                            ("space.sdk_version", card.get("sdk_version")), ("space.private", info.get("private")),
                            ("space.host", info.get("host"))):
-            if value is not None:
-                result.fact(key, value if isinstance(value, (bool, int, float)) else str(value))
-        host = info.get("host")
-        if isinstance(host, str) and host.startswith(("http://", "https://")):
-            ctx.shared["space.host"] = host.rstrip("/")
-            if info.get("private"):
-                ctx.http.allow_token_for(host)
+            if value is not None:  # a field of an unexpected type is kept as short text, never fails the probe
+                result.fact(key, value if isinstance(value, (bool, int, float)) else _short_text(value))
+        host = _usable_origin(info.get("host"))
+        if host:
+            ctx.shared["space.host"] = host
+            if info.get("private") is True and not ctx.http.allow_token_for(host):
+                result.detail["token_withheld_from"] = host
+                result.excerpts.append(f"the token was not sent to {host}: not a Hub host over https")
+        elif info.get("host") is not None:
+            result.excerpts.append(f"the Hub API named an unusable Space origin: {_short_text(info.get('host'), 120)}")
         models = [m for m in info.get("models") or [] if isinstance(m, str)] if isinstance(info.get("models"), list) else []
         if models:
             result.fact("space.models", models[:5])
@@ -127,14 +130,14 @@ class SpaceProbe:
         facts = {}
         stage = rt.get("stage")
         if isinstance(stage, str):
-            facts["space.stage"] = stage
+            facts["space.stage"] = _short_text(stage, 64)  # stages are short words; a megabyte is not copied
             facts["space.stage_known"] = stage in KNOWN_STAGES
         hw = rt.get("hardware") if isinstance(rt.get("hardware"), dict) else {}
         current, requested = hw.get("current"), hw.get("requested")
         if current or requested:
-            facts["space.hardware"] = str(current or requested)
+            facts["space.hardware"] = _short_text(current or requested, 64)
         if requested:
-            facts["space.hardware_requested"] = str(requested)
+            facts["space.hardware_requested"] = _short_text(requested, 64)
         reps = rt.get("replicas") if isinstance(rt.get("replicas"), dict) else {}
         if isinstance(reps.get("current"), int):
             facts["space.replicas_current"] = reps["current"]
@@ -156,7 +159,28 @@ class SpaceProbe:
         for k, v in facts.items():
             result.replace_fact(k, v)
         ctx.shared["space.runtime"] = rt
-        ctx.say(self.name, f"stage {stage}")
+        ctx.say(self.name, f"stage {_short_text(stage, 64)}")
+
+
+def _short_text(value, limit: int = 200) -> str:
+    text = value if isinstance(value, str) else repr(value)[: limit + 1]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _usable_origin(host) -> str | None:
+    """An http(s) origin with a host name and a valid port, else None (the API's `host` is data, not trusted)."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(host, str) or len(host) > 2048 or not host.startswith(("http://", "https://")):
+        return None
+    try:
+        p = urlsplit(host)
+        _ = p.port  # raises ValueError for a port out of range
+    except ValueError:
+        return None
+    if not p.hostname or any(c.isspace() for c in host) or p.username or p.password:
+        return None
+    return host.rstrip("/")
 
 
 def _error_text(res) -> str:

@@ -23,6 +23,7 @@ import httpx
 
 from hfdiag.evidence.model import ProbeResult
 from hfdiag.probes.base import ProbeContext
+from hfdiag.probes.bounded import BodyError, SSEReader, read_head
 from hfdiag.probes.http import HttpFailure, classify_error
 from hfdiag.probes.logs import parse_markers, parse_timestamp, read_log
 from hfdiag.probes.space import ZEROGPU_FLAVORS
@@ -318,8 +319,6 @@ class ZeroGpuProbe:
 
     async def _follow(self, ctx: ProbeContext, url: str, session_hash: str, budget: float, mark) -> dict:
         """Read queue/data until close_stream (or the bounds). Returns what was seen."""
-        from httpx_sse import EventSource
-
         http = ctx.http
         loop = asyncio.get_running_loop()
         t_end = loop.time() + budget
@@ -333,11 +332,11 @@ class ZeroGpuProbe:
                                           timeout=httpx.Timeout(STREAM_IDLE_S + 5, connect=5.0)) as resp:
                 http.requests_sent += 1
                 if resp.status_code >= 400:
-                    text = (await resp.aread())[:300].decode("utf-8", errors="replace")
+                    text = (await read_head(resp, url, 300)).decode("utf-8", errors="replace")
                     mark("stream_failed", status=resp.status_code, detail=text)
                     out["ended"] = f"status {resp.status_code}"
                     return out
-                events = EventSource(resp).aiter_sse().__aiter__()
+                events = SSEReader(resp, url).events().__aiter__()  # bounded: stream, line and event sizes
                 while True:
                     remaining = t_end - loop.time()
                     if remaining <= 0:
@@ -352,6 +351,10 @@ class ZeroGpuProbe:
                             mark("stopped", reason=f"no message (not even a heartbeat) for {STREAM_IDLE_S:g}s")
                             return out
                         continue
+                    except BodyError as e:
+                        out["ended"] = f"error: {e}"
+                        mark("stream_error", detail=str(e))
+                        return out
                     except StopAsyncIteration:
                         out["ended"] = out["ended"] or "closed"
                         if out["ended"] == "closed":

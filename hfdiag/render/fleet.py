@@ -9,6 +9,7 @@ from hfdiag.environment import Environment
 from hfdiag.redact import Redactor
 from hfdiag.render.github import annotations, append_summary
 from hfdiag.render.markdown import md_cell
+from hfdiag.render.sanitize import md_code, visible
 
 
 def human_line(report: dict, width: int = 100) -> str:
@@ -16,7 +17,7 @@ def human_line(report: dict, width: int = 100) -> str:
     where = f" @ {v['first_missing_hop']}" if v.get("first_missing_hop") else ""
     head = f"{report.get('target') or '?':<40} {v['bucket']:<18} {v.get('rule') or '-':<12}"
     tail = f"{v['confidence']}{where}"
-    return Redactor().text(f"{head} {tail}")[: max(60, width)]
+    return Redactor().text(visible(f"{head} {tail}", keep_newlines=False))[: max(60, width)]
 
 
 def counts_line(reports: list[dict]) -> str:
@@ -29,7 +30,7 @@ def markdown_table(reports: list[dict], stats: dict | None = None) -> str:
            "| Space | verdict | rule | confidence | evidence stops at |", "|---|---|---|---|---|"]
     for r in reports:
         v = r["verdict"]
-        out.append(f"| `{md_cell(r.get('target') or '?')}` | {v['bucket']} | {md_cell(v.get('rule') or '—')} | "
+        out.append(f"| {md_code(r.get('target') or '?', in_table=True)} | {v['bucket']} | {md_cell(v.get('rule') or '—')} | "
                    f"{v['confidence']} | {md_cell(v.get('first_missing_hop') or '—')} |")
     if stats:
         rate = stats.get("rate_limit") or {}

@@ -1,7 +1,8 @@
 """GitHub Actions: workflow annotations on stdout, a Markdown job summary appended to $GITHUB_STEP_SUMMARY.
 
 Workflow-command rules (https://docs.github.com/actions/reference/workflow-commands-for-github-actions):
-- the message is escaped `%` -> %25, CR -> %0D, LF -> %0A (one command is one line, whatever the text holds);
+- the message is escaped `%` -> %25, CR -> %0D, LF -> %0A (one command is one line, whatever the text holds),
+  after any other control character was made visible (render/sanitize.py);
 - property values (title, file) additionally escape `:` -> %3A and `,` -> %2C;
 - GitHub shows at most 10 annotations of each level per step, so the most severe come first and the rest are
   counted in one notice; a message is capped at 4 KiB.
@@ -14,6 +15,7 @@ from __future__ import annotations
 from hfdiag.environment import Environment
 from hfdiag.redact import Redactor
 from hfdiag.render.markdown import to_markdown
+from hfdiag.render.sanitize import visible
 from hfdiag.render.text import matched
 from hfdiag.report import first_sentence
 
@@ -25,7 +27,7 @@ MAX_SUMMARY = 900 * 1024
 
 
 def _escape_data(s: str) -> str:
-    return str(s).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return visible(str(s).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_prop(s: str) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 
 from hfdiag.environment import Environment
-from hfdiag.redact import Redactor
+from hfdiag.redact import redact_output
+from hfdiag.render.sanitize import visible
 from hfdiag.render.text import (
     chain_line,
     cue_lines,
@@ -29,7 +30,7 @@ def _indented(console, text, indent: int) -> None:
     from rich.padding import Padding
     from rich.text import Text
 
-    console.print(Padding(text if isinstance(text, Text) else Text(text), (0, 0, 0, indent)))
+    console.print(Padding(text if isinstance(text, Text) else Text(visible(text)), (0, 0, 0, indent)))
 
 
 def _bullets(console, items: list[str], indent: int = 2) -> None:
@@ -41,7 +42,7 @@ def _bullets(console, items: list[str], indent: int = 2) -> None:
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")
     for item in items:
-        table.add_row(" " * indent + "-", Text(item))
+        table.add_row(" " * indent + "-", Text(visible(item)))
     console.print(table)
 
 
@@ -60,9 +61,13 @@ def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
     import shutil
 
     from rich.console import Console
-    from rich.markup import escape
+    from rich.markup import escape as markup_escape
     from rich.table import Table
     from rich.text import Text
+
+    def escape(data) -> str:
+        """Data inside markup: every control character shown as an escape, then rich's markup escaped."""
+        return markup_escape(visible(data))
 
     buf = io.StringIO()
     width = env.width or shutil.get_terminal_size((100, 24)).columns  # honours COLUMNS when piped
@@ -123,7 +128,8 @@ def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
     if findings:
         console.print("\n[bold]Interpretation[/] (rules that matched, winner first)")
         for f in findings:
-            _indented(console, Text.assemble((f["id"], "bold"), f" [{f['bucket']}, {f['knowledge']}] {f['title']}"), 2)
+            _indented(console, Text.assemble((visible(f["id"]), "bold"),
+                                              visible(f" [{f['bucket']}, {f['knowledge']}] {f['title']}")), 2)
             _indented(console, f["because"], 4)
     cues = cue_lines(report)
     if cues:
@@ -162,10 +168,11 @@ def render(report: dict, env: Environment, verbose: bool = False, **_) -> None:
         table.add_column(no_wrap=True, justify="right")
         table.add_column(overflow="fold")
         for p in probes:
-            table.add_row(f"  {p['probe']}", p["status"], f"{p['duration_ms']:.0f} ms", Text(p.get("error") or ""))
+            table.add_row(Text(visible(f"  {p['probe']}")), Text(visible(p["status"])), f"{p['duration_ms']:.0f} ms",
+                          Text(visible(p.get("error") or "")))
         console.print(table)
     console.print(f"\n[dim]{escape(report['redaction']['summary'])}[/]")
     # rich pads table cells and padded paragraphs to the width: no trailing blanks in a file or a forum paste
-    text = Redactor().text("\n".join(line.rstrip(" ") for line in buf.getvalue().split("\n")))
+    text = redact_output("\n".join(line.rstrip(" ") for line in buf.getvalue().split("\n")), report)
     env.stdout.write(text)
     env.stdout.flush()

@@ -8,8 +8,8 @@ Layout (the order a helper reads in):
 5. folded details: every finding, every probe with excerpts (in a code block);
 6. versions of hfdiag, Python, the platform and the Hub libraries (metadata only, never imported);
 7. one line saying what was redacted.
-Text from the outside world (log lines, error messages) is escaped so that it cannot close the folding, start
-HTML, or break a table.
+Text from the outside world (log lines, error messages, values in a rule's text) is escaped (render/sanitize.py)
+so that it cannot close the folding, start HTML, render a link, an image or emphasis, or break a table.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 
 from hfdiag.environment import Environment
-from hfdiag.redact import Redactor
+from hfdiag.redact import redact_output
+from hfdiag.render.sanitize import code_text, md_code, md_text
 from hfdiag.render.text import (
     chain_line,
     cue_lines,
@@ -34,18 +35,22 @@ MAX_FACT_ROWS = 30
 
 
 def md_cell(text) -> str:
-    """Safe in a table cell: no pipes, no newlines, no raw HTML."""
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|").replace("\r", " ").replace("\n", " "))
+    """Safe in a table cell: one line, no pipe, no Markdown or HTML from the text."""
+    return md_text(str(text).replace("\r", " ").replace("\n", " "))
 
 
 def md_inline(text) -> str:
-    """Safe in running text (no HTML, no folding markers)."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("[/details]", "[/ details]")
+    """Safe in running text: no Markdown, HTML or folding marker from the text."""
+    return md_text(text)
+
+
+def md_own(text) -> str:
+    """The project's own text (rule titles, reference titles): its Markdown stays, HTML and folding do not."""
+    return code_text(str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 def code_block(lines: list[str]) -> str:
-    body = "\n".join(line.rstrip() for line in lines).replace("[/details]", "[/ details]")  # no trailing blanks
+    body = code_text("\n".join(line.rstrip() for line in lines))  # no trailing blanks
     longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}text\n{body}\n{fence}"
@@ -79,7 +84,7 @@ def _facts_table(report: dict) -> list[str]:
     if not rows:
         return []
     out = ["| kind | fact / finding | value / because | from |", "|---|---|---|---|"]
-    out += [f"| {k} | `{md_cell(a)}` | {md_cell(b)} | {md_cell(c)} |" for k, a, b, c in rows]
+    out += [f"| {k} | {md_code(a, in_table=True)} | {md_cell(b)} | {md_cell(c)} |" for k, a, b, c in rows]
     if len(obs) > MAX_FACT_ROWS:
         out.append(f"| … | {len(obs) - MAX_FACT_ROWS} more observed facts | in `--format json` | |")
     return out + [""]
@@ -91,7 +96,7 @@ def _details(report: dict) -> list[str]:
         if f["status"] == "match":
             loc = "".join(f" ({md_inline(x['file'])}{':' + str(x['line']) if x.get('line') else ''})"
                           for x in (f.get("locations") or [])[:3])
-            out.append(f"- `{f['id']}` ({f['bucket']}, {f['severity']}, {f['confidence']}): {md_inline(f['title'])}{loc}")
+            out.append(f"- `{f['id']}` ({f['bucket']}, {f['severity']}, {f['confidence']}): {md_own(f['title'])}{loc}")
         elif f["status"] == "inconclusive":
             missing = ", ".join(f["missing_facts"][:4])
             out.append(f"- undecided `{f['id']}` ({f['bucket']}): would need {md_inline(missing)}")
@@ -101,7 +106,7 @@ def _details(report: dict) -> list[str]:
         if p.get("excerpts"):
             out += ["", code_block(p["excerpts"][-8:]), ""]
     for i in report.get("inputs") or []:
-        out.append(f"- input `{md_inline(i['name'])}`: {i['chars']} characters{' (truncated)' if i['truncated'] else ''}")
+        out.append(f"- input {md_code(i['name'])}: {i['chars']} characters{' (truncated)' if i['truncated'] else ''}")
     return out
 
 
@@ -109,7 +114,7 @@ def to_markdown(report: dict, flavor: str = "github") -> str:
     from hfdiag.envinfo import versions_line
 
     v = report["verdict"]
-    target = f" `{md_inline(report['target'])}`" if report.get("target") else ""
+    target = f" {md_code(report['target'])}" if report.get("target") else ""
     mode = report.get("mode", "check")
     out = [f"**hfdiag {mode}{target}: {md_inline(first_sentence(report))}**", ""]
     if v["bucket"] not in ("inconclusive", "healthy"):
@@ -132,16 +137,16 @@ def to_markdown(report: dict, flavor: str = "github") -> str:
         out += [f"- {md_inline(c)}" for c in cues] + [""]
     refs = [r for f in matched(report)[:2] for r in f["references"]]
     if refs:
-        out += ["**References**", ""] + [f"- [{md_inline(r.get('title', r['url']))}]({r['url']})" for r in refs] + [""]
+        out += ["**References**", ""] + [f"- [{md_own(r.get('title', r['url']))}]({r['url']})" for r in refs] + [""]
     details = _details(report)
     if details:
         out += [fold("Details: findings and probes", "\n".join(details), flavor), ""]
-    out.append(f"<sub>{md_inline(versions_line())}</sub>")
+    out.append(f"<sub>{md_own(versions_line())}</sub>")
     red = report["redaction"]["summary"]
     out.append("")
-    out.append(f"<sub>Redaction: {md_inline(red)} (tokens, JWTs, Authorization/cookie values, signed-URL query "
+    out.append(f"<sub>Redaction: {md_own(red)} (tokens, JWTs, Authorization/cookie values, signed-URL query "
                f"strings and e-mail addresses are always removed).</sub>")
-    return Redactor().text("\n".join(out)) + "\n"
+    return redact_output("\n".join(out), report) + "\n"
 
 
 def render(report: dict, env: Environment, markdown_flavor: str = "github", **_) -> None:

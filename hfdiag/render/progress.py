@@ -28,20 +28,22 @@ class LiveProgress:
 
         self.prefix = prefix
         self.states: dict[str, tuple[str, str, float]] = {}
-        self.console = Console(file=env.stderr, force_terminal=True, no_color=not env.stderr_colour)
+        self.console = Console(file=env.stderr, force_terminal=True, no_color=not env.stderr_colour, markup=False)
         self.live = Live(self._table(), console=self.console, transient=True, refresh_per_second=8)
         self.live.start()
 
     def _table(self):
-        from rich.markup import escape
         from rich.table import Table
+        from rich.text import Text
+
+        from hfdiag.render.sanitize import visible
 
         t = Table(show_header=False, box=None, padding=(0, 1))
         for name, (state, msg, start) in self.states.items():
             mark = {"start": "…", "update": "…", "done": "✔"}.get(state, "?")
             if state == "done" and not msg.startswith("ok"):
                 mark = "✘" if not msg.startswith("skipped") else "-"
-            t.add_row(mark, f"{self.prefix}{name}", escape(msg[:90]), f"{time.monotonic() - start:5.1f}s")
+            t.add_row(mark, f"{self.prefix}{name}", Text(visible(msg[:90], keep_newlines=False)), f"{time.monotonic() - start:5.1f}s")
         return t
 
     def __call__(self, probe: str, state: str, message: str = "") -> None:

@@ -113,8 +113,13 @@ def dns_fault(sim: SimState, qname: str) -> dict | None:
 _BOMB_CACHE: dict[int, bytes] = {}
 
 
-def gzip_bomb(size: int) -> bytes:
-    """gzip bytes inflating to `size` zero bytes (cached)."""
+def gzip_bomb(size: int, layers: int = 1) -> bytes:
+    """gzip bytes inflating to `size` zero bytes (cached); `layers` > 1 gzips that again (`gzip, gzip`)."""
+    if layers > 1:
+        key = -(size * 8 + layers)
+        if key not in _BOMB_CACHE:
+            _BOMB_CACHE[key] = zlib.compress(gzip_bomb(size, layers - 1), 9, wbits=31)
+        return _BOMB_CACHE[key]
     if size not in _BOMB_CACHE:
         comp = zlib.compressobj(9, zlib.DEFLATED, 31)
         block = b"\0" * (1 << 20)
@@ -160,6 +165,9 @@ async def apply(sim: SimState, fault: dict, scope, receive, send, handler) -> No
         finally:
             gone.cancel()
         return
+    if kind in ("sse_endless_line", "sse_comments"):
+        await _sse_forever(sim, receive, send, kind, float(fault.get("interval_s", 0.05)))
+        return
     if kind == "huge_json":
         await _huge_json(sim, send, int(fault.get("size", 50 * 1024 * 1024)))
         return
@@ -171,9 +179,11 @@ async def apply(sim: SimState, fault: dict, scope, receive, send, handler) -> No
                          b[len(b) // 2:])
         return
     if kind == "gzip_bomb":
-        body = gzip_bomb(int(fault.get("size", 1024 ** 3)))
+        layers = int(fault.get("layers", 1))
+        body = gzip_bomb(int(fault.get("size", 1024 ** 3)), layers)
+        ctype = str(fault.get("ctype", "application/json")).encode()
         await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"application/json"), (b"content-encoding", b"gzip"),
+            (b"content-type", ctype), (b"content-encoding", ", ".join(["gzip"] * layers).encode()),
             (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body, "more_body": False})
         return
@@ -198,6 +208,27 @@ async def apply(sim: SimState, fault: dict, scope, receive, send, handler) -> No
         await _drip(sim, handler, scope, receive, send, float(fault.get("rate", 1)))
         return
     await handler(scope, receive, send)  # "drop" only applies to DNS
+
+
+async def _sse_forever(sim, receive, send, kind: str, interval: float) -> None:
+    """An event stream that never completes an event: one `data:` line without end, as fast as the client reads
+    (`sse_endless_line`), or comment keep-alives (`: ping`) every `interval` (`sse_comments`)."""
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+    gone = asyncio.ensure_future(wait_disconnect_or_close(sim, receive))
+    block = b"a" * (64 * 1024)
+    try:
+        if kind == "sse_endless_line":
+            await send({"type": "http.response.body", "body": b"data: ", "more_body": True})
+        while not gone.done():
+            if kind == "sse_endless_line":
+                await send({"type": "http.response.body", "body": block, "more_body": True})
+                await asyncio.sleep(0)
+            else:
+                await send({"type": "http.response.body", "body": b": ping\n\n", "more_body": True})
+                await asyncio.wait({gone}, timeout=interval)
+    finally:
+        gone.cancel()
 
 
 async def _simple(send, status: int, body: bytes, ctype: str) -> None:

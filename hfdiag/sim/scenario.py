@@ -220,9 +220,9 @@ REPO_KEYS = {"id", "type", "private", "files"}
 FILE_KEYS = {"path", "size", "backend"}
 STAGES_KNOWN = ("NO_APP_FILE CONFIG_ERROR BUILDING BUILD_ERROR RUNNING RUNNING_BUILDING RUNTIME_ERROR DELETING "
                 "STOPPED PAUSED APP_STARTING RUNNING_APP_STARTING SLEEPING").split()
-FAULTS = ("reset", "silence", "drip", "sse_keepalive", "huge_json", "malformed_json", "invalid_utf8", "gzip_bomb",
+FAULTS = ("reset", "silence", "drip", "sse_keepalive", "sse_comments", "sse_endless_line", "huge_json", "malformed_json", "invalid_utf8", "gzip_bomb",
           "redirect_loop", "redirect_foreign", "close_mid_body", "status", "delay", "drop")
-FAULT_PARAMS = {"fault", "times", "probability", "rate", "interval_s", "size", "status", "ms", "body"}
+FAULT_PARAMS = {"fault", "times", "probability", "rate", "interval_s", "size", "status", "ms", "body", "layers", "ctype"}
 SELECTOR_RE = re.compile(r"^(hub|space(?:=[^:]+)?|cdn|cas|transfer|foreign|forum|github|dns|any):(?:(GET|HEAD|POST|PUT|DELETE|OPTIONS) )?(.+)$")
 
 

@@ -46,11 +46,14 @@ def test_simulator_stopped_mid_run():
     assert "Traceback" not in err
 
 
-def test_hanging_probe_is_a_timeout_and_the_rest_is_intact():
+def test_hanging_probe_is_a_timeout_and_the_rest_is_intact(tmp_path):
+    timeout = 6  # room for the other probes on a busy machine; the deadline is held relative to it
+    phases = tmp_path / "phases.json"
     with Simulator("healthy-gradio", overrides={"faults": {"hub:GET /status/index.json": "silence"}}) as sim:
         start = time.monotonic()
-        proc = subprocess.run(_cmd(sim, "--timeout", "3"), capture_output=True, text=True, env=cli_env(),
-                              cwd=ROOT, timeout=30)
+        cmd = _cmd(sim, "--timeout", str(timeout))
+        cmd[1:3] = [str(ROOT / "bench" / "_phases.py"), str(phases)]  # the same CLI, its probing phase timed
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=cli_env(), cwd=ROOT, timeout=60)
         wall = time.monotonic() - start
     report = json.loads(proc.stdout)
     status, _ = _facts(report, "status")
@@ -58,7 +61,9 @@ def test_hanging_probe_is_a_timeout_and_the_rest_is_intact():
     for name in ("space", "route", "logs", "auth"):
         p, _ = _facts(report, name)
         assert p["status"] == "ok", p
-    assert wall < 3 + 1 + 2.5  # the deadline holds (+1 s contract, + interpreter start-up)
+    took = json.loads(phases.read_text())
+    assert took["check_many_s"] <= timeout + 1, took  # the deadline holds (+1 s contract)
+    assert wall >= took["check_many_s"]
 
 
 def test_ctrl_c_prints_the_partial_report():

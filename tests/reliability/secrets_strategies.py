@@ -62,10 +62,31 @@ bearer = st.builds(lambda tok, hdr: (f"{hdr}: Bearer {tok}", tok),
                    st.one_of(hf_tokens, jwts, st.text(alphabet=ALNUM, min_size=20, max_size=40)),
                    st.sampled_from(["Authorization", "authorization", "Proxy-Authorization"]))
 
+# credentials of other services, by shape (GitHub, AWS, OpenAI-style, Slack)
+other_tokens = st.one_of(
+    st.builds(lambda p, b: p + b, st.sampled_from(["ghp_", "gho_", "ghs_"]), st.text(alphabet=ALNUM, min_size=36,
+                                                                                     max_size=40)),
+    st.builds(lambda b: "AKIA" + b, st.text(alphabet=ALNUM.upper(), min_size=16, max_size=16)),
+    st.builds(lambda b: "sk-proj-" + b, st.text(alphabet=ALNUM, min_size=24, max_size=48)),
+    st.builds(lambda a, b: f"xoxb-{a}-{b}", st.text(alphabet="0123456789", min_size=10, max_size=13),
+              st.text(alphabet=ALNUM, min_size=16, max_size=24)),
+)
+# a secret by context: URL userinfo (connection strings), secret-named query parameters and assignments
+passwords = st.text(alphabet=ALNUM + "-_.~", min_size=8, max_size=24).filter(lambda p: any(c.isupper() for c in p))
+in_context = st.one_of(
+    st.builds(lambda sch, p: (f"{sch}://admin:{p}@db.internal:5432/app", p),
+              st.sampled_from(["postgres", "postgresql", "mysql", "redis", "mongodb+srv", "https"]), passwords),
+    st.builds(lambda name, p: (f"https://api.example/v1?user=a&{name}={p}&q=1", p),
+              st.sampled_from(["password", "hf_token", "api_key", "client_secret", "access_token"]), passwords),
+    st.builds(lambda name, sep, p: (f"{name}{sep}{p}", p),
+              st.sampled_from(["OPENAI_API_KEY", "AWS_SECRET_ACCESS_KEY", "MY_TOKEN", "db_password", "SECRET"]),
+              st.sampled_from(["=", "='", '="', ": ", '": "']), passwords),
+)
+
 # (text to place, the part of it that must never appear in any output)
 secrets = st.one_of(
     hf_tokens.map(lambda t: (t, t)), jwts.map(lambda t: (t, t)), signed_urls, cookies,
-    emails.map(lambda e: (e, e)), bearer,
+    emails.map(lambda e: (e, e)), bearer, other_tokens.map(lambda t: (t, t)), in_context,
 )
 
 
