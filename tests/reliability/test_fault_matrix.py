@@ -66,9 +66,9 @@ MESSAGE = {
 
 # (endpoint, fault) pairs where the fault is not a failure for that probe, and what it reads instead.
 NOT_A_FAILURE = {
-    # the route probe reads status and headers, never the body: a 200 JSON answer (malformed, invalid UTF-8)
-    # or a redirect to another host is an answer made by something other than the app (edge-made)
-    ("route", "malformed_json"), ("route", "invalid_utf8"), ("route", "redirect_foreign"),
+    # the route probe reads status and headers, never the body, and follows no redirect: a 200 JSON answer
+    # (malformed, invalid UTF-8) or a 3xx (to another host, or to itself) is the answer it reads
+    ("route", "malformed_json"), ("route", "invalid_utf8"), ("route", "redirect_foreign"), ("route", "redirect_loop"),
     # /resolve may redirect to another host (the CDN): followed without the token, read as the CDN's answer
     ("transfer-resolve", "redirect_foreign"),
     # the Space origin may redirect elsewhere (followed without the token, like a browser): another answer
