@@ -39,7 +39,6 @@ MAX_WEIGHT = 5
 MIN_SCORE = 2.0  # below this the text only hints: inconclusive
 MIN_MARGIN = 1.0  # the best bucket must lead the next by this much, else the two are named as a tie
 MEDIUM_SCORE = 5.0  # medium confidence needs this much support and twice the runner-up's
-REPLY_FACTOR = 0.5  # a reply that is not the report (nor a maintainer's) counts half
 
 
 def expand(pattern: str) -> str:
@@ -70,7 +69,7 @@ class CueHit:
     cue: Cue
     source: str  # "text:stdin", "post:3 (maintainer)", "fact:space.stage"
     excerpt: str
-    factor: float = 1.0  # REPLY_FACTOR for replies
+    factor: float = 1.0  # the part's weight, at most 1 (a reply: explain.CONTEXT_WEIGHT)
 
     def to_dict(self) -> dict:
         return {
@@ -153,22 +152,22 @@ class CueDecision:
     bucket: str | None  # None: no decision (inconclusive)
     confidence: str
     top: list[tuple[str, float]]  # ranked buckets with positive scores
-    reason: str
+    tie: bool = False  # no decision because the two best fit equally (rather than nothing or only hints)
 
 
 def decide(tally: CueTally) -> CueDecision:
     """Weighed cues -> a bucket with low/medium confidence, or no decision (nothing named, or a tie)."""
     ranked = tally.ranked()
     if not ranked:
-        return CueDecision(None, "low", [], "no cue names a boundary")
+        return CueDecision(None, "low", [])
     b1, s1 = ranked[0]
     s2 = ranked[1][1] if len(ranked) > 1 else 0.0
     if s1 < MIN_SCORE:
-        return CueDecision(None, "low", ranked, "the cues only hint")
+        return CueDecision(None, "low", ranked)
     if s1 - s2 < MIN_MARGIN:
-        return CueDecision(None, "low", ranked, "two boundaries fit equally")
+        return CueDecision(None, "low", ranked, tie=True)
     conf = "medium" if s1 >= MEDIUM_SCORE and s1 >= 2 * s2 else "low"
-    return CueDecision(b1, conf, ranked, "the cues lean one way")
+    return CueDecision(b1, conf, ranked)
 
 
 # -- loading and lint ----------------------------------------------------------------------------------------

@@ -229,7 +229,7 @@ def _from_cues(kb: KnowledgeBase, tally: CueTally, fallback: Verdict, near: list
     decision = decide(tally)
     candidates = [{"bucket": b, "score": round(sc, 2)} for b, sc in decision.top[:4]]
     if decision.bucket is None:
-        if len(decision.top) >= 2 and decision.reason == "two boundaries fit equally":
+        if decision.tie:
             (b1, _), (b2, _) = decision.top[:2]
             fallback.summary = (f"The text fits {b1} and {b2} equally ({_cue_list(tally, b1)} vs. "
                                 f"{_cue_list(tally, b2)}); " + _separator(b1, b2))
