@@ -59,3 +59,15 @@ def test_rules_commands_through_the_cli(tmp_path):
         "id: HFD-BLD-999\nbucket: builder\nbecause: x\nwhen: {fact: space.stage, op: approx, value: 1}\ntests: []\n")
     lint = run_cli("rules", "lint", "--rules-dir", str(bad))
     assert lint.returncode == 1 and "unknown operator 'approx'" in lint.stderr
+
+
+def test_rules_read_the_same_without_libyaml():
+    # The loader prefers libyaml's CSafeLoader; a machine without libyaml gets PyYAML's pure-Python parser, which
+    # is stricter in places (a `?` closing a flow-sequence item is a parse error there). Both must read every file.
+    import yaml
+
+    for path in sorted(default_rules_dir().rglob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        pure = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - a safe loader
+        if hasattr(yaml, "CSafeLoader"):
+            assert yaml.load(text, Loader=yaml.CSafeLoader) == pure, path  # noqa: S506 - a safe loader
