@@ -30,7 +30,8 @@ from hfdiag.evidence.model import Fact, FactSet
 
 GAP = r"[^\n]{0,60}?"
 CUE_FLAGS = re.IGNORECASE | re.ASCII
-_CUE_KEYS = {"id", "bucket", "weight", "means", "keywords", "pattern", "when", "facts", "tests", "requires_any"}
+_CUE_KEYS = {"id", "bucket", "weight", "means", "keywords", "pattern", "when", "facts", "tests", "requires_any",
+             "against"}
 _ID_RX = re.compile(r"^CUE-[A-Z]{2,5}-\d{3}$")
 CUE_BUCKETS = tuple(b for b in BUCKETS if b not in ("healthy", "inconclusive"))
 MAX_WEIGHT = 5
@@ -58,6 +59,9 @@ class Cue:
     facts: dict[str, Any] = field(default_factory=dict)  # interpreted facts a text cue adds
     tests: list[dict] = field(default_factory=list)
     requires_any: list[str] = field(default_factory=list)  # counts only if one of these cues fired anywhere too
+    # Other buckets the same words speak against (bucket -> weight taken off): an outside API's "429 ... quota"
+    # is the app's evidence *and* evidence that neither the Space edge nor ZeroGPU answered.
+    against: dict[str, float] = field(default_factory=dict)
 
     @property
     def direction(self) -> str:
@@ -72,11 +76,14 @@ class CueHit:
     factor: float = 1.0  # the part's weight, at most 1 (a reply: explain.CONTEXT_WEIGHT)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "id": self.cue.id, "bucket": self.cue.bucket, "weight": self.cue.weight * self.factor,
             "direction": self.cue.direction, "means": self.cue.means, "source": self.source,
             "excerpt": self.excerpt,
         }
+        if self.cue.against:
+            out["against"] = {b: w * self.factor for b, w in self.cue.against.items()}
+        return out
 
 
 @dataclass
@@ -130,6 +137,8 @@ class CueSet:
         scores: dict[str, float] = {}
         for h in best.values():
             scores[h.cue.bucket] = scores.get(h.cue.bucket, 0.0) + h.cue.weight * h.factor
+            for other, w in h.cue.against.items():
+                scores[other] = scores.get(other, 0.0) - w * h.factor
         ordered = sorted(best.values(), key=lambda h: (-abs(h.cue.weight * h.factor), h.cue.id))
         return CueTally(ordered, scores)
 
@@ -212,6 +221,11 @@ def _compile(entry: Any, path: Path, known_fact=None) -> tuple[Cue | None, list[
     req = entry.get("requires_any") or []
     if not isinstance(req, list) or not all(isinstance(r, str) and _ID_RX.match(r) for r in req):
         errs.append(f"{where}: requires_any must be a list of cue ids")
+    against = entry.get("against") or {}
+    if not isinstance(against, dict) or not all(
+            b in CUE_BUCKETS and b != bucket and isinstance(w, (int, float)) and not isinstance(w, bool)
+            and 0 < w <= MAX_WEIGHT for b, w in against.items()):
+        errs.append(f"{where}: against must map other buckets to weights 0 < w <= {MAX_WEIGHT}")
     tests = entry.get("tests") or []
     if pattern is not None and not any(isinstance(t, dict) and t.get("expect") == "match" for t in tests):
         errs.append(f"{where}: needs inline tests, at least one `expect: match`")
@@ -219,7 +233,8 @@ def _compile(entry: Any, path: Path, known_fact=None) -> tuple[Cue | None, list[
         return None, errs
     cue = Cue(id=cid, bucket=bucket, weight=float(weight), means=entry["means"].strip(), pattern=expanded,
               keywords=[k.lower() for k in entry.get("keywords") or []], when=when, facts=dict(facts),
-              tests=list(tests), requires_any=list(req))
+              tests=list(tests), requires_any=list(req),
+              against={b: float(w) for b, w in against.items()})
     return cue, []
 
 
