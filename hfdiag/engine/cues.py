@@ -40,6 +40,9 @@ MAX_WEIGHT = 5
 MIN_SCORE = 2.0  # below this the text only hints: inconclusive
 MIN_MARGIN = 1.0  # the best bucket must lead the next by this much, else the two are named as a tie
 MEDIUM_SCORE = 5.0  # medium confidence needs this much support and twice the runner-up's
+# A platform rule below high confidence gives way when the text as a whole points elsewhere this strongly.
+OUTWEIGH_SCORE = 5.0
+OUTWEIGH_MARGIN = 3.0
 
 
 def expand(pattern: str) -> str:

@@ -165,6 +165,9 @@ def lint_rule_data(data: Any, path: Path, known_fact=None, chains: dict | None =
             errs.append(f"{p}: references[{i}] needs a url")
     if not isinstance(data.get("next_steps", []), list):
         errs.append(f"{p}: next_steps must be a list")
+    elif not all(isinstance(step, str) for step in data.get("next_steps") or []):
+        # an unquoted step holding ": " reads as a mapping and would fail only when a report renders it
+        errs.append(f"{p}: every next step must be a string (quote a step that contains ': ')")
     if chains is not None and data.get("chain") is not None:
         chain = chains.get(data["chain"])
         if chain is None:

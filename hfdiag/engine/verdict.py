@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from hfdiag.engine import conditions
 from hfdiag.engine.chains import ChainState, evaluate_chains
-from hfdiag.engine.cues import CueHit, CueTally, decide
+from hfdiag.engine.cues import OUTWEIGH_MARGIN, OUTWEIGH_SCORE, CueHit, CueTally, decide
 from hfdiag.engine.knowledge import KnowledgeBase
 from hfdiag.engine.rules import RuleOutcome, evaluate_rule
 from hfdiag.evidence.model import Fact, FactSet
@@ -220,12 +220,30 @@ def diagnose(kb: KnowledgeBase, facts: FactSet, no_evidence_reason: str | None =
         tally = kb.cues.tally(cue_hits + kb.cues.fact_hits(facts))
         if verdict.bucket == "inconclusive":
             verdict = _from_cues(kb, tally, verdict, near, chains)
+        elif _outweighed(verdict, tally):
+            verdict = _from_cues(kb, tally, verdict, near, chains, outweighed=verdict)
     return Diagnosis(verdict, findings, chains, facts, tally)
 
 
+def _outweighed(verdict: Verdict, tally: CueTally) -> bool:
+    """A platform rule that is not high-confidence rests on one fact (a stage, a launch-timeout line) while the
+    text as a whole points elsewhere: the stronger evidence decides (docs/architecture.md, "Evidence strength").
+    An app rule is never outweighed by platform cues: the tool does not talk the user out of their own bug."""
+    if verdict.basis != "rules" or verdict.confidence == "high" or verdict.bucket in ("app", "healthy", "inconclusive"):
+        return False
+    decision = decide(tally)
+    if decision.bucket is None or decision.bucket == verdict.bucket:
+        return False
+    if decision.bucket.startswith("zerogpu-") and verdict.bucket.startswith("zerogpu-"):
+        return False  # the three ZeroGPU buckets share one surface (the quota message); the rule reads the details
+    best = tally.scores.get(decision.bucket, 0.0)
+    return best >= OUTWEIGH_SCORE and best - max(tally.scores.get(verdict.bucket, 0.0), 0.0) >= OUTWEIGH_MARGIN
+
+
 def _from_cues(kb: KnowledgeBase, tally: CueTally, fallback: Verdict, near: list[Finding],
-               chains: list[ChainState]) -> Verdict:
-    """No rule concluded: the weighed cues decide, at low or medium confidence (docs/architecture.md)."""
+               chains: list[ChainState], outweighed: Verdict | None = None) -> Verdict:
+    """No rule concluded (or the one that did is outweighed): the weighed cues decide, at low or medium confidence
+    (docs/architecture.md)."""
     decision = decide(tally)
     candidates = [{"bucket": b, "score": round(sc, 2)} for b, sc in decision.top[:4]]
     if decision.bucket is None:
@@ -243,9 +261,13 @@ def _from_cues(kb: KnowledgeBase, tally: CueTally, fallback: Verdict, near: list
         return fallback
     bucket = decision.bucket
     mine = [f for f in near if f.rule.bucket == bucket]
+    summary = f"From the text alone, the evidence points to {bucket}: {_cue_list(tally, bucket, 3)}."
+    if outweighed is not None:
+        summary += (f" {outweighed.rule} ({outweighed.bucket}, {outweighed.confidence}) also matched, on weaker "
+                    "evidence than the text as a whole.")
     verdict = Verdict(
-        bucket, decision.confidence, "suspicious" if bucket != "app" else "explained", None,
-        f"From the text alone, the evidence points to {bucket}: {_cue_list(tally, bucket, 3)}.",
+        bucket, "low" if outweighed is not None else decision.confidence,
+        "suspicious" if bucket != "app" else "explained", None, summary,
         needs=_needs(kb, mine), basis="cues", candidates=candidates,
         raise_confidence=_raisers(kb, [bucket], mine),
     )
