@@ -65,7 +65,24 @@ def test_a_combination_cue_needs_its_partner():
         "zerogpu-settlement": 2, "zerogpu-quota": 1}
 
 
+def test_a_cue_can_speak_against_other_buckets_with_the_same_words():
+    outside_quota = _cue("CUE-TST-001", "app", 4, against={"proxy": 3, "zerogpu-quota": 3})
+    edge_429 = _cue("CUE-TST-002", "proxy", 2)
+    tally = CueSet([outside_quota, edge_429]).tally([CueHit(outside_quota, "t", "x"), CueHit(edge_429, "t", "y")])
+    assert tally.scores == {"app": 4, "proxy": -1, "zerogpu-quota": -3}
+    assert decide(tally).bucket == "app"
+    assert CueHit(outside_quota, "t", "x", 0.5).to_dict()["against"] == {"proxy": 1.5, "zerogpu-quota": 1.5}
+
+
 # -- the pattern shorthand and the scanner ----------------------------------------------------------------
+def test_an_escaped_tilde_is_a_character_not_a_gap():
+    import re
+
+    rx = re.compile(expand(r"\bat \~?60 ?s\b ~ \btimeout"), re.I)
+    assert rx.search("dies at ~60s with a timeout")
+    assert not rx.search("dies at whatever 60s with a timeout")
+
+
 def test_gap_shorthand_allows_words_in_between_on_one_line_only():
     import re
 
@@ -115,6 +132,10 @@ def _rules_copy(tmp_path, cues_yaml: str):
      "unknown cue"),
     ("{id: CUE-APP-901, bucket: app, weight: 2, means: m, when: {fact: no.such.fact, op: eq, value: 1}}",
      "no.such.fact"),
+    ("{id: CUE-APP-901, bucket: app, weight: 2, means: m, keywords: [abc], pattern: '(?:about|~) abc', tests: [{text: abc, expect: match}]}",
+     "write `\\~` for a tilde"),
+    ("{id: CUE-APP-901, bucket: app, weight: 2, means: m, keywords: [abc], pattern: abc, against: {app: 2}, tests: [{text: abc, expect: match}]}",
+     "against must map other buckets"),
 ])
 def test_lint_names_each_problem(tmp_path, entry, problem):
     d = _rules_copy(tmp_path, f"cues:\n  - {entry}\n")
@@ -200,3 +221,26 @@ def test_a_live_check_bundle_is_decided_by_its_rules_not_by_cues(tmp_path):
     run_cli("check", "--sim", "healthy-gradio", "simuser/healthy", "--bundle", str(out), "--format", "json")
     report = json.loads(run_cli("explain", str(out), "--format", "json").stdout)
     assert report["verdict"]["basis"] == "rules" and "cues" not in report
+
+
+def test_a_weak_platform_rule_gives_way_to_the_text_as_a_whole(validate_report):
+    # The launch-timeout line alone makes HFD-BLD-002 (builder, medium); the rest of the text says the app loads a
+    # model too large for its hardware and is killed in a loop. Stronger evidence decides, and the verdict says so.
+    text = ("Launch timed out, space was not healthy after 30 min\n"
+            "It loads an 8B model in float32 on cpu-basic and the container keeps restarting in a loop.\n")
+    report = validate_report(json.loads(run_cli("explain", "-", "--format", "json", input=text).stdout))
+    v = report["verdict"]
+    assert (v["bucket"], v["confidence"], v["basis"]) == ("app", "low", "cues")
+    assert "HFD-BLD-002" in v["summary"]
+    assert any(f["id"] == "HFD-BLD-002" and f["status"] == "match" for f in report["findings"])
+
+
+def test_platform_cues_never_outweigh_an_app_rule_nor_a_zerogpu_rule_by_quota_words():
+    from hfdiag.engine.verdict import Verdict, _outweighed
+
+    strong_transfer = _tally(("transfer", 4), ("transfer", 4))
+    assert _outweighed(Verdict("builder", "medium", "suspicious", "HFD-BLD-002", "s"), strong_transfer)
+    assert not _outweighed(Verdict("builder", "high", "explained", "HFD-BLD-001", "s"), strong_transfer)
+    assert not _outweighed(Verdict("app", "medium", "explained", "HFD-APP-024", "s"), strong_transfer)
+    quota_words = _tally(("zerogpu-quota", 4), ("zerogpu-quota", 3))
+    assert not _outweighed(Verdict("zerogpu-identity", "medium", "suspicious", "HFD-ZGI-006", "s"), quota_words)

@@ -10,7 +10,8 @@ Cues are data (`rules/cues.yaml`) and are scanned by the same streaming scanner 
 signatures (one pass over the text): a cue is a `Signature` whose `kind` is "cue".
 
 Pattern shorthand (expanded at load, so cue files stay readable):
-  `~`    up to 60 characters on the same line: "words in between" ("stuck ~ build" matches "stuck in build")
+  `~`    up to 60 characters on the same line: "words in between" ("stuck ~ build" matches "stuck in build");
+         `\\~` is a literal tilde
   `\\b`   an ASCII word boundary: text in other languages around an English term still counts as a boundary
 Cues are compiled case-insensitive with re.ASCII, so "\\w" means [A-Za-z0-9_].
 """
@@ -46,8 +47,14 @@ OUTWEIGH_MARGIN = 3.0
 
 
 def expand(pattern: str) -> str:
-    """The cue shorthand: ` ~ ` (or `~`) for a same-line gap of up to 60 characters."""
-    return re.sub(r"\s*~\s*", lambda _m: GAP, pattern)
+    """The cue shorthand: ` ~ ` (or `~`) for a same-line gap of up to 60 characters; `\\~` is a literal tilde."""
+    return re.sub(r"(?<!\\)\s*~\s*", lambda _m: GAP, pattern)
+
+
+def _stray_gap(pattern: str) -> bool:
+    """A gap written where an alternative or a group starts or ends (`(a|~)`) is almost surely a tilde meant as a
+    character: it would match any 60 characters there."""
+    return re.search(r"(?<!\\)[(|]\s*~|(?<!\\)~\s*[|)]", pattern) is not None
 
 
 @dataclass
@@ -207,6 +214,8 @@ def _compile(entry: Any, path: Path, known_fact=None) -> tuple[Cue | None, list[
         if not isinstance(pattern, str):
             errs.append(f"{where}: pattern must be a string")
         else:
+            if _stray_gap(pattern):
+                errs.append(f"{where}: `~` (a gap) right after `(`/`|` or before `|`/`)`: write `\\~` for a tilde")
             expanded = expand(pattern)
             problem = regex_problem(expanded)
             if problem:
