@@ -339,13 +339,19 @@ def _facts(result: ProbeResult | None) -> dict:
     return {f.key: f.value for f in result.facts} if result is not None and result.status == "ok" else {}
 
 
-def looks_healthy(ctx: ProbeContext) -> bool:
-    """RUNNING, no error message, not ZeroGPU (its rules read the run log), and every route request answered
-    by the app itself without an error: the evidence without logs already points to healthy."""
-    space, route = _facts(ctx.results.get("space")), _facts(ctx.results.get("route"))
-    n = route.get("route.requests")
+def may_be_healthy(ctx: ProbeContext) -> bool:
+    """The Hub's evidence alone: RUNNING, no error message, not ZeroGPU (its rules read the run log)."""
+    space = _facts(ctx.results.get("space"))
     return (space.get("space.stage") == "RUNNING" and not space.get("space.error_message")
-            and space.get("space.zerogpu") is not True and isinstance(n, int) and n > 0
+            and space.get("space.zerogpu") is not True)
+
+
+def looks_healthy(ctx: ProbeContext) -> bool:
+    """`may_be_healthy`, and every route request answered by the app itself without an error: the evidence
+    without logs already points to healthy."""
+    route = _facts(ctx.results.get("route"))
+    n = route.get("route.requests")
+    return (may_be_healthy(ctx) and isinstance(n, int) and n > 0
             and route.get("route.app_ok") == n and route.get("route.edge_made") == 0
             and route.get("route.fail_ratio") == 0 and route.get("route.timeouts") == 0)
 
@@ -357,7 +363,13 @@ class LogsProbe:
 
     def prepare(self, ctx: ProbeContext) -> None:
         if ctx.options.extra.get("logs_policy") == LOGS_ON_PROBLEM:
-            self.after = ("space", "route")  # the decision needs their evidence
+            self.after = ("space",)  # the decision needs its evidence, and the route's where the stage looks fine
+
+    def after_also(self, ctx: ProbeContext) -> tuple[str, ...]:
+        """A stage that already shows a problem opens the logs at once, beside the route (as `check` does)."""
+        if ctx.options.extra.get("logs_policy") == LOGS_ON_PROBLEM and may_be_healthy(ctx):
+            return ("route",)
+        return ()
 
     def enabled(self, ctx: ProbeContext) -> str | None:
         if not ctx.http.token:
