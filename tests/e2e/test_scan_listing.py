@@ -137,3 +137,28 @@ def test_scan_verdicts_are_the_check_verdicts(fleet, concurrency):
             assert verdict(r) == ("healthy", "low", "HFD-OK-002"), r["target"]
     always, _, _ = scan(sim, ids, "--concurrency", str(concurrency), "--read-logs", "always")
     assert [verdict(r) for r in always] == [verdict(checked[r["target"]]) for r in always]
+
+
+def test_a_scan_shares_an_answer_but_asks_again_after_an_unanswered_one():
+    """SharedCalls.once (the fixed hosts' DNS lookups of a scan): one lookup for all concurrent Spaces; a lookup
+    nobody answered is not kept, so the next Space asks again."""
+    import asyncio
+
+    from hfdiag.probes.shared import SharedCalls
+
+    asked: list[str] = []
+
+    async def lookup(answer: str) -> str:
+        asked.append(answer)
+        await asyncio.sleep(0)  # let the other Spaces arrive while it is in flight
+        return answer
+
+    async def main() -> list[str]:
+        shared = SharedCalls(http=None)
+        first = await asyncio.gather(*(shared.once(("dns", "hf.co"), lambda: lookup("ok"), lambda a: a == "ok")
+                                       for _ in range(8)))
+        lost = [await shared.once(("dns", "cdn"), lambda: lookup("timeout"), lambda a: a == "ok") for _ in range(2)]
+        return first + lost
+
+    assert asyncio.run(main()) == ["ok"] * 8 + ["timeout"] * 2
+    assert asked == ["ok", "timeout", "timeout"]
