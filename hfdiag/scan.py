@@ -86,7 +86,7 @@ async def scan_spaces(space_ids: list[str], options: CheckOptions, kb: Knowledge
     from hfdiag.probes.logs import LOGS_ON_PROBLEM
     from hfdiag.probes.logs import NOT_READ as LOGS_NOT_READ
     from hfdiag.probes.shared import SharedCalls
-    from hfdiag.scan_listing import list_spaces
+    from hfdiag.scan_listing import Listing
 
     limiter = limiter or RateLimiter()
     options.extra["limiter"] = limiter
@@ -96,9 +96,8 @@ async def scan_spaces(space_ids: list[str], options: CheckOptions, kb: Knowledge
     if logs_on_problem:
         options.extra["logs_policy"] = LOGS_ON_PROBLEM
     stats = ScanStats(spaces=len(space_ids), concurrency=concurrency)
-    listing = await list_spaces(shared.http, space_ids, concurrency)
+    listing = Listing(shared.http, space_ids)
     options.extra["space_listing"] = listing
-    stats.listing = listing.to_dict(len(space_ids))
     results: dict[int, CheckResult] = {}
     next_out = 0
     queue: asyncio.Queue[tuple[int, str, int]] = asyncio.Queue()
@@ -141,7 +140,7 @@ async def scan_spaces(space_ids: list[str], options: CheckOptions, kb: Knowledge
                 stats.logs_not_read += not_read
                 # what this Space cost (all its attempts): the user sees where the Hub calls went
                 res.report["scan"] = {"hub_calls": limiter.sent_for[sid],
-                                      "space_info": "listing" if sid in listing.infos else "own call",
+                                      "space_info": _info_source(res),
                                       "logs": "not read (healthy stage and route)" if not_read else "opened"}
                 results[i] = res
                 deliver()
@@ -163,6 +162,7 @@ async def scan_spaces(space_ids: list[str], options: CheckOptions, kb: Knowledge
         await asyncio.gather(*workers, return_exceptions=True)
         for key in ("shared_calls", "space_listing", "logs_policy"):
             options.extra.pop(key, None)
+        await listing.aclose()
         await shared.aclose()
         try:
             loop.remove_signal_handler(signal.SIGINT)
@@ -173,5 +173,12 @@ async def scan_spaces(space_ids: list[str], options: CheckOptions, kb: Knowledge
             on_result(i, results[i])
     stats.wall_s = time.monotonic() - start
     stats.rate = limiter.stats.to_dict()
+    stats.listing = listing.stats.to_dict(len(results))
     stats.interrupted = interrupted.is_set()
     return [results[i] for i in sorted(results)], stats
+
+
+def _info_source(res: CheckResult) -> str:
+    space = next((p for p in res.probes if p.probe == "space"), None)
+    return "listing" if space is not None and space.detail.get("source") == "listing" else "own call"
+

@@ -33,7 +33,7 @@ class SpaceProbe:
 
     async def run(self, ctx: ProbeContext, result: ProbeResult) -> None:
         http = ctx.http
-        listed = self._listed(ctx)
+        listed = await self._listed(ctx)
         if listed is not None:  # `scan`: the owner's listing already carried this Space's info (hfdiag/scan_listing.py)
             result.fact("space.id", ctx.space_id)
             result.fact("space.api_status", 200)
@@ -77,12 +77,13 @@ class SpaceProbe:
             await self._wait(ctx, result, runtime)
 
     @staticmethod
-    def _listed(ctx: ProbeContext) -> dict | None:
+    async def _listed(ctx: ProbeContext) -> dict | None:
         """The Space's info from the scan's listing, unless this check must ask the Hub itself (--restart, --wait)."""
         listing = ctx.options.extra.get("space_listing")
         if listing is None or ctx.options.restart or ctx.options.wait > 0:
             return None
-        return listing.infos.get(ctx.space_id)
+        ctx.shared["space.step"] = "reading the owner's listing of Spaces"
+        return await listing.info(ctx.space_id)
 
     async def _restart(self, ctx: ProbeContext, result: ProbeResult) -> dict | None:
         """Opt-in (--restart): the lifecycle call itself is evidence of the control plane's state."""

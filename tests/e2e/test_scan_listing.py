@@ -162,3 +162,29 @@ def test_a_scan_shares_an_answer_but_asks_again_after_an_unanswered_one():
 
     assert asyncio.run(main()) == ["ok"] * 8 + ["timeout"] * 2
     assert asked == ["ok", "timeout", "timeout"]
+
+
+def test_a_listing_older_than_its_max_age_is_read_again(fleet):
+    """A scan held for minutes (the rate limit) judges each Space on a fresh listing, not the scan's first one."""
+    import asyncio
+
+    from hfdiag.probes.http import Http
+    from hfdiag.scan_listing import Listing
+
+    sim, ids = fleet
+
+    async def main(max_age_s: float) -> list:
+        http = Http(sim.endpoint, sim.tokens["owner"], trust_env=False)
+        try:
+            listing = Listing(http, ids, max_age_s=max_age_s)
+            infos = [await listing.info(sid) for sid in ids[:2]]
+            return [infos, listing.stats.calls, listing.stats.used]
+        finally:
+            await http.aclose()
+
+    pages = -(-len(ids) // PAGE)
+    fresh, calls, used = asyncio.run(main(3600))
+    assert calls == pages and used == 2 and [i["id"] for i in fresh] == ids[:2]
+    assert all(i["runtime"]["stage"] == sim.space(i["id"]).stage for i in fresh)
+    _, calls, _ = asyncio.run(main(0))
+    assert calls == 2 * pages  # each check read the owner's listing again
