@@ -136,12 +136,13 @@ async def scan_spaces(space_ids: list[str], options: CheckOptions, kb: Knowledge
                     queue.put_nowait((i, sid, attempt + 1))
                     continue
                 res.extra["attempts"] = attempt
-                not_read = any(r.probe == "logs" and r.error == LOGS_NOT_READ for r in res.probes)
+                logs = next((r for r in res.probes if r.probe == "logs"), None)
+                not_read = logs is not None and logs.error == LOGS_NOT_READ
                 stats.logs_not_read += not_read
                 # what this Space cost (all its attempts): the user sees where the Hub calls went
-                res.report["scan"] = {"hub_calls": limiter.sent_for[sid],
-                                      "space_info": _info_source(res),
-                                      "logs": "not read (healthy stage and route)" if not_read else "opened"}
+                res.report["scan"] = {"hub_calls": limiter.sent_for[sid], "space_info": _info_source(res),
+                                      "logs": "not read (healthy stage and route)" if not_read else
+                                      "opened" if logs is not None and logs.status != "skipped" else "skipped"}
                 results[i] = res
                 deliver()
             finally:
