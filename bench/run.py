@@ -299,43 +299,87 @@ def bench_chains(runs: int) -> list[Figure]:
 
 # -- (e) scan ------------------------------------------------------------------------------------------------------
 FLEET = 200
+QUOTA, WINDOW = 500, 300  # the simulator's default 'api' limit (hub-spaces-api.md §8.3, anonymous per IP)
+
+
+def _fleet_run(cmd: list[str], env: dict) -> tuple[float, int, str, str]:
+    t = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    return time.perf_counter() - t, p.returncode, p.stdout, p.stderr
+
+
+def _verdicts(jsonl: str) -> dict:
+    out = {}
+    for line in jsonl.splitlines():
+        r = json.loads(line)
+        v = r["verdict"]
+        out[r["target"]] = ((v["bucket"], v["confidence"], v["rule"]), (r.get("scan") or {}).get("logs", "opened"))
+    return out
+
+
+def _differing(scan: dict, check: dict) -> list[str]:
+    """Spaces whose scan verdict is not the check verdict: the same (bucket, confidence, rule) where the scan read
+    the logs; where it did not, check's high-confidence healthy and the scan's low-confidence one."""
+    bad = []
+    for sid, (v, logs) in scan.items():
+        c = check.get(sid)
+        same = v == c if logs == "opened" else (c == ("healthy", "high", "HFD-OK-001")
+                                                and v == ("healthy", "low", "HFD-OK-002"))
+        if not same:
+            bad.append(f"{sid}: scan {v} ({logs}) vs check {c}")
+    return bad
 
 
 def bench_scan(default_limits: bool) -> list[Figure]:
     """`hfdiag scan` of the simulator's 200-Space fleet (owner's token): wall time and Hub requests per Space,
-    with the rate limit lifted at concurrency 1/8/32, and at the simulator's default limit (500 a 300 s window)."""
+    with the rate limit lifted at concurrency 1/8/32, and at the simulator's default limit (500 a 300 s window);
+    the scan's verdicts against `check` of the same Spaces, Space by Space (concurrency 1 and 50)."""
     from hfdiag.sim import Simulator
 
     env = env_for_cli()
-    runs = [("unlimited", c, {"hub.rate_limit": 10**9, "hub.resolvers_rate_limit": 10**9}) for c in (1, 8, 32)]
+    lifted = {"hub.rate_limit": 10**9, "hub.resolvers_rate_limit": 10**9}
+    runs = [("unlimited", c, lifted) for c in (1, 8, 32, 50)]
     if default_limits:
         runs.append(("default limits", 8, {}))
-    figs = []
+    figs: list[Figure] = []
+    walls: dict[int, float] = {}
+    check: dict | None = None
     for label, conc, knobs in runs:
         with Simulator("fleet", overrides={"fleet.count": FLEET, **knobs}) as sim, \
                 tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
             ids = [x for x in sim.space_ids if x.startswith("fleetuser/space-")][:FLEET]
             listing.write("\n".join(ids) + "\n")
             listing.flush()
-            cmd = hfdiag_command() + ["scan", listing.name, "--endpoint", sim.endpoint, "--dns-server",
-                                      sim.dns_server, "--status-url", sim.status_url, "--token", sim.tokens["owner"],
-                                      "--format", "jsonl", "--concurrency", str(conc)]
+            target = ["--endpoint", sim.endpoint, "--dns-server", sim.dns_server, "--status-url", sim.status_url,
+                      "--token", sim.tokens["owner"]]
+            if check is None:  # the per-Space verdicts to compare with, once (check makes its own requests)
+                _, _, out, _ = _fleet_run(hfdiag_command() + ["check", *ids, *target, "--format", "json", "--quiet",
+                                                              "--concurrency", "50"], env)
+                check = {sid: v for sid, (v, _) in _verdicts(out).items()}
             n0 = len(sim.requests)
-            dt, rc = wall(cmd, env)
+            dt, rc, out, err = _fleet_run(hfdiag_command() + ["scan", listing.name, *target, "--format", "jsonl",
+                                                              "--concurrency", str(conc)], env)
             hub = [r for r in list(sim.requests)[n0:] if r.role == "hub"]
         per = len(hub) / len(ids)
-        note = f"{len(hub)} Hub requests for {len(ids)} Spaces; exit {rc}"
+        shown = re.search(r"(\d+) Hub calls", err)
+        note = (f"{len(hub)} Hub requests for {len(ids)} Spaces (the scan's summary says "
+                f"{shown.group(1) if shown else '?'}); exit {rc}")
+        name = f"scan {FLEET} Spaces, {label}, concurrency {conc}"
         if knobs:
-            figs.append(Figure(f"scan {FLEET} Spaces, {label}, concurrency {conc}: wall", dt, "s",
-                               "<= 10" if conc == 8 else "", note))
+            walls[conc] = dt
+            figs.append(Figure(f"{name}: wall", dt, "s", "<= 10" if conc == 8 else "", note))
         else:
-            quota, window = 500, 300
-            floor = (len(hub) - 1) // quota * window
-            figs.append(Figure(f"scan {FLEET} Spaces, {label}, concurrency {conc}: wall / rate-limit floor",
-                               dt / max(floor, 1), "x", "", f"wall {dt:.0f} s; floor {floor} s = "
-                               f"{len(hub)} calls past a {quota}-call budget x {window} s windows; {note}"))
-        figs.append(Figure(f"scan {FLEET} Spaces, {label}, concurrency {conc}: Hub calls per Space", per, "",
-                           "<= 1.2", note))
+            floor = (len(hub) - 1) // QUOTA * WINDOW  # whole windows past the first budget: the least waiting
+            waited = re.search(r"waited ([\d.]+)s", err)
+            figs.append(Figure(f"{name}: time waiting for the rate limit", float(waited.group(1)) if waited else None,
+                               "s", f"<= {floor}",
+                               f"wall {dt:.1f} s (unlimited: {walls.get(conc, float('nan')):.1f} s); floor {floor} s = "
+                               f"{len(hub)} calls past a {QUOTA}-call budget x {WINDOW} s windows; {note}"))
+        figs.append(Figure(f"{name}: Hub calls per Space", per, "", "<= 1.2", note))
+        if conc in (1, 50) and knobs:
+            bad = _differing(_verdicts(out), check or {})
+            figs.append(Figure(f"{name}: verdicts differing from check", len(bad), "", "<= 0",
+                               "; ".join(bad[:3]) or f"all {len(ids)} equal (see _differing)"))
     return figs
 
 

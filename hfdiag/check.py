@@ -60,10 +60,14 @@ class CheckResult:
 
 def _post_facts(results: list[ProbeResult]) -> list[Fact]:
     """Facts about the run itself: which evidence was unreachable and why."""
+    from hfdiag.probes.logs import NOT_READ as LOGS_NOT_READ  # imported by the probes already
+
     out = []
     logs = next((r for r in results if r.probe == "logs"), None)
     if logs is not None and logs.status == "skipped" and "owner's token" in (logs.error or ""):
         out.append(Fact("logs.need_owner_token", True, "probe:logs", "observed"))
+    if logs is not None and logs.status == "skipped" and logs.error == LOGS_NOT_READ:
+        out.append(Fact("logs.not_read_healthy", True, "probe:logs", "observed"))  # scan's log policy
     return out
 
 
@@ -114,6 +118,13 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
     rows = coverage(facts)
     if diagnosis.verdict.bucket == "healthy" and not_exercised_note(rows):
         diagnosis.verdict.summary += " " + not_exercised_note(rows)
+    if diagnosis.verdict.bucket == "healthy" and facts.get("logs.not_read_healthy"):
+        # what only the logs show (the nonce, an outbound failure the app logs) was not looked at: not confident
+        diagnosis.verdict.confidence = "low"
+        diagnosis.verdict.summary += (" The logs were not read (a scan opens them only where the stage or the "
+                                      f"route shows a problem): `hfdiag check {space_id}` reads them.")
+        diagnosis.verdict.raise_confidence.append(
+            f"read the logs: `hfdiag check {space_id}` (or `scan --read-logs always`)")
     report = build_report(diagnosis, mode="check", target=space_id, redactor=redactor, probes=results,
                           extra={"coverage": rows})
     return CheckResult(space_id, results, report, redactor, extra_facts, bool(ctx.shared.get("_interrupted")),

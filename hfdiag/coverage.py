@@ -18,11 +18,14 @@ def coverage(facts: FactSet) -> list[dict]:
     out = []
     stage_known = facts.get("space.stage") is not None
     build_seen = facts.get("build_log.available") is True
+    not_read = facts.get("logs.not_read_healthy") is True  # scan: no log streams for a healthy stage and route
     out.append(_row("build", build_seen, "build log read" if build_seen else
+                    "build log not read (scan: the stage and the route were healthy)" if not_read else
                     "the build log needs the owner's token" if stage_known else "no Space runtime"))
     route = facts.get("route.edge_answered") is True
     nonce = facts.get("route.nonce_in_run_log")
-    out.append(_row("request", route, ("requests answered" + (", nonce seen in the run log" if nonce else ""))
+    out.append(_row("request", route, ("requests answered" + (", nonce seen in the run log" if nonce else
+                                                              "; run log not read (scan)" if not_read else ""))
                     if route else "no request reached the Space origin"))
     zerogpu = facts.get("space.zerogpu") is True
     if facts.get("zerogpu.queue_joined") is not None:

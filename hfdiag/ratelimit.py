@@ -151,6 +151,7 @@ class RateLimiter:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self.stats = RateStats()
         self.damaged: Counter[str] = Counter()  # scan item -> times its result may be damaged by rate limiting
+        self.sent_for: Counter[str | None] = Counter()  # scan item -> requests counted while checking it
 
     # -- state ----------------------------------------------------------------------------------------------------
     def _bucket(self, url: str, name: str | None = None) -> _Bucket:
@@ -209,6 +210,7 @@ class RateLimiter:
             b.remaining -= 1
         self.stats.requests += 1
         self.stats.by_bucket[bucket_for(url)] += 1
+        self.sent_for[current_item.get()] += 1
 
     def observe(self, url: str, status: int, headers) -> float | None:
         """Learn from an answer; the back-off in seconds when the request must be sent again, else None."""

@@ -7,6 +7,11 @@
   waiting for the limit) is checked again once the limit reopens, up to `attempts` times: no Space's result is
   lost to the rate limit.
 - Answers that are the same for every Space (whoami, the status page) are asked once per scan and shared.
+- The Space infos come from one listing per owner (hfdiag/scan_listing.py), not one call per Space; a Space the
+  listing does not show completely is asked for on its own.
+- The log streams are opened only where the stage or the route shows a problem (hfdiag/probes/logs.py
+  `looks_healthy`); a healthy verdict then says its logs were not read.
+- `hub_calls` counts every request to the Hub (log streams, listings, shared calls; not the Space origins).
 - Results are delivered in input order as soon as every earlier Space is done (`on_result`), so JSON Lines
   stream while the scan runs.
 """
@@ -58,25 +63,41 @@ class ScanStats:
     peak_active: int = 0  # Spaces being checked at the same moment (never above concurrency)
     rate: dict = field(default_factory=dict)
     interrupted: bool = False
+    listing: dict = field(default_factory=dict)
+    logs_not_read: int = 0  # Spaces whose logs the scan did not open (healthy stage and route)
+
+    @property
+    def hub_calls(self) -> int:
+        return int(self.rate.get("requests", 0))
 
     def to_dict(self) -> dict:
         return {"spaces": self.spaces, "wall_s": round(self.wall_s, 3), "concurrency": self.concurrency,
                 "rechecked": self.rechecked, "peak_active": self.peak_active, "rate_limit": self.rate,
-                "interrupted": self.interrupted}
+                "hub_calls": self.hub_calls,
+                "hub_calls_per_space": round(self.hub_calls / self.spaces, 3) if self.spaces else 0.0,
+                "listing": self.listing, "logs_not_read": self.logs_not_read, "interrupted": self.interrupted}
 
 
 async def scan_spaces(space_ids: list[str], options: CheckOptions, kb: KnowledgeBase, *, concurrency: int = 8,
                       limiter: RateLimiter | None = None, attempts: int = 3,
-                      on_result: Callable[[int, CheckResult], None] | None = None) -> tuple[list[CheckResult], ScanStats]:
+                      on_result: Callable[[int, CheckResult], None] | None = None,
+                      logs_on_problem: bool = True) -> tuple[list[CheckResult], ScanStats]:
     from hfdiag.probes.http import Http
+    from hfdiag.probes.logs import LOGS_ON_PROBLEM
+    from hfdiag.probes.logs import NOT_READ as LOGS_NOT_READ
     from hfdiag.probes.shared import SharedCalls
+    from hfdiag.scan_listing import Listing
 
     limiter = limiter or RateLimiter()
     options.extra["limiter"] = limiter
     # whoami and the status page are the same for every Space: asked once (hfdiag/probes/shared.py)
     shared = SharedCalls(Http(options.endpoint, options.token, trust_env=options.trust_env, limiter=limiter))
     options.extra["shared_calls"] = shared
+    if logs_on_problem:
+        options.extra["logs_policy"] = LOGS_ON_PROBLEM
     stats = ScanStats(spaces=len(space_ids), concurrency=concurrency)
+    listing = Listing(shared.http, space_ids)
+    options.extra["space_listing"] = listing
     results: dict[int, CheckResult] = {}
     next_out = 0
     queue: asyncio.Queue[tuple[int, str, int]] = asyncio.Queue()
@@ -115,6 +136,13 @@ async def scan_spaces(space_ids: list[str], options: CheckOptions, kb: Knowledge
                     queue.put_nowait((i, sid, attempt + 1))
                     continue
                 res.extra["attempts"] = attempt
+                logs = next((r for r in res.probes if r.probe == "logs"), None)
+                not_read = logs is not None and logs.error == LOGS_NOT_READ
+                stats.logs_not_read += not_read
+                # what this Space cost (all its attempts): the user sees where the Hub calls went
+                res.report["scan"] = {"hub_calls": limiter.sent_for[sid], "space_info": _info_source(res),
+                                      "logs": "not read (healthy stage and route)" if not_read else
+                                      "opened" if logs is not None and logs.status != "skipped" else "skipped"}
                 results[i] = res
                 deliver()
             finally:
@@ -133,7 +161,9 @@ async def scan_spaces(space_ids: list[str], options: CheckOptions, kb: Knowledge
         for w in workers:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-        options.extra.pop("shared_calls", None)
+        for key in ("shared_calls", "space_listing", "logs_policy"):
+            options.extra.pop(key, None)
+        await listing.aclose()
         await shared.aclose()
         try:
             loop.remove_signal_handler(signal.SIGINT)
@@ -144,5 +174,12 @@ async def scan_spaces(space_ids: list[str], options: CheckOptions, kb: Knowledge
             on_result(i, results[i])
     stats.wall_s = time.monotonic() - start
     stats.rate = limiter.stats.to_dict()
+    stats.listing = listing.stats.to_dict(len(results))
     stats.interrupted = interrupted.is_set()
     return [results[i] for i in sorted(results)], stats
+
+
+def _info_source(res: CheckResult) -> str:
+    space = next((p for p in res.probes if p.probe == "space"), None)
+    return "listing" if space is not None and space.detail.get("source") == "listing" else "own call"
+

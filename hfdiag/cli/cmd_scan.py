@@ -26,6 +26,9 @@ def scan_cmd(
     fail_on: str = fail_on_option(),
     concurrency: int = typer.Option(8, "--concurrency", help="How many Spaces are checked at once."),
     attempts: int = typer.Option(3, "--attempts", help="Checks per Space when rate limiting damaged the evidence."),
+    read_logs: str = typer.Option("problems", "--read-logs", metavar="WHEN",
+                                  help="problems: open a Space's logs only where its stage or route shows a problem "
+                                       "(a healthy verdict then says so, at low confidence); always: as check does."),
     route_requests: int = typer.Option(2, "--route-requests", help="Requests the route probe sends to each Space."),
     sim: Optional[str] = typer.Option(None, "--sim", help="Run against the embedded simulator with this scenario (e.g. fleet)."),
     dns_server: Optional[str] = typer.Option(None, "--dns-server", help="DNS server HOST[:PORT] instead of the system resolver."),

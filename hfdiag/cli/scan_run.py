@@ -58,6 +58,8 @@ def run(a: dict) -> int:
         raise UsageError("--concurrency, --route-requests and --attempts must be at least 1")
     if a["concurrency"] > 256:
         raise UsageError("--concurrency must be at most 256")
+    if a["read_logs"] not in ("problems", "always"):
+        raise UsageError("--read-logs must be problems or always")
     text = _read_list(a["source"], env)
     spaces = parse_space_list(text, "stdin" if a["source"] == "-" else str(a["source"])) if text is not None else None
     if spaces is None and not a["sim"]:
@@ -102,7 +104,8 @@ def run(a: dict) -> int:
         started = time.monotonic()
         try:
             outcome = _run_stoppable(lambda: scan_spaces(spaces, options, kb, concurrency=a["concurrency"],
-                                                         limiter=limiter, attempts=a["attempts"], on_result=on_result),
+                                                         limiter=limiter, attempts=a["attempts"], on_result=on_result,
+                                                         logs_on_problem=a["read_logs"] == "problems"),
                                      lambda: progress.update(len(finished)) if progress else None)
         finally:
             if progress is not None:
@@ -192,7 +195,10 @@ def _finish(a, env, fmt, threshold, out_fh, out_env, spaces, results, stats, sta
             f"hfdiag: scanned {len(reports)} of {len(spaces)} Spaces in {st['wall_s']:.1f}s "
             f"(concurrency {st['concurrency']}, peak {st['peak_active']}): {fleet.counts_line(reports) or 'nothing'}; "
             f"Hub rate limit: {rate['throttled']} × 429, {rate['retried']} retried, {rate['gave_up']} given up, "
-            f"waited {rate['paused_s']:.1f}s; re-checked {st['rechecked']} Spaces")
+            f"waited {rate['paused_s']:.1f}s; re-checked {st['rechecked']} Spaces; "
+            f"{st['hub_calls']} Hub calls ({st['hub_calls_per_space']:.2f} per Space; "
+            f"{st['listing'].get('from_listing', 0)} infos from {st['listing'].get('listing_calls', 0)} listing calls; "
+            f"logs not read for {st['logs_not_read']} healthy Spaces)")
     if stats.interrupted:
         env.message("hfdiag: interrupted: the results above cover the Spaces finished before Ctrl-C")
         return int(ExitStatus.INTERRUPTED)

@@ -150,7 +150,16 @@ class DnsProbe:
                 self._record(result, rows, system, second)
 
     async def _resolve(self, ctx, hosts, rows, system, second, timeout) -> None:
+        shared = ctx.options.extra.get("shared_calls")  # a scan: the fixed hosts' lookups are asked once
+
         async def one(host: str) -> None:
+            if shared is not None and host in DEFAULT_HOSTS:
+                key = ("dns", host, system, second, timeout, _endpoint_host(ctx))
+                rows[host] = dict(await shared.once(key, lambda: lookup(host), lambda row: not _local_failure(row)))
+            else:
+                rows[host] = await lookup(host)
+
+        async def lookup(host: str) -> dict:
             jobs = []
             if system:
                 jobs.append(system_lookup(host, timeout))
@@ -165,7 +174,7 @@ class DnsProbe:
                 row["system"] = outs.pop(0)
             if second:
                 row["second"] = outs.pop(0)
-            rows[host] = row
+            return row
 
         await asyncio.gather(*(one(h) for h in hosts))
         # A lookup that got no answer at all (timeout, local socket error) is asked once more, after the first

@@ -329,14 +329,53 @@ async def scan_lines(signatures, lines: list[str], source: str, t_end: float):
     return result, start
 
 
+# `scan` opens the logs only where the evidence shows a problem (options.extra["logs_policy"] = LOGS_ON_PROBLEM):
+# a RUNNING Space whose every route request the app answered costs no log streams.
+LOGS_ON_PROBLEM = "on_problem"
+NOT_READ = "not read: the stage and the route were healthy (scan reads logs only where they show a problem)"
+
+
+def _facts(result: ProbeResult | None) -> dict:
+    return {f.key: f.value for f in result.facts} if result is not None and result.status == "ok" else {}
+
+
+def may_be_healthy(ctx: ProbeContext) -> bool:
+    """The Hub's evidence alone: RUNNING, no error message, not ZeroGPU (its rules read the run log)."""
+    space = _facts(ctx.results.get("space"))
+    return (space.get("space.stage") == "RUNNING" and not space.get("space.error_message")
+            and space.get("space.zerogpu") is not True)
+
+
+def looks_healthy(ctx: ProbeContext) -> bool:
+    """`may_be_healthy`, and every route request answered by the app itself without an error: the evidence
+    without logs already points to healthy."""
+    route = _facts(ctx.results.get("route"))
+    n = route.get("route.requests")
+    return (may_be_healthy(ctx) and isinstance(n, int) and n > 0
+            and route.get("route.app_ok") == n and route.get("route.edge_made") == 0
+            and route.get("route.fail_ratio") == 0 and route.get("route.timeouts") == 0)
+
+
 class LogsProbe:
     name = "logs"
     after: tuple[str, ...] = ()
     timeout = 20.0
 
+    def prepare(self, ctx: ProbeContext) -> None:
+        if ctx.options.extra.get("logs_policy") == LOGS_ON_PROBLEM:
+            self.after = ("space",)  # the decision needs its evidence, and the route's where the stage looks fine
+
+    def after_also(self, ctx: ProbeContext) -> tuple[str, ...]:
+        """A stage that already shows a problem opens the logs at once, beside the route (as `check` does)."""
+        if ctx.options.extra.get("logs_policy") == LOGS_ON_PROBLEM and may_be_healthy(ctx):
+            return ("route",)
+        return ()
+
     def enabled(self, ctx: ProbeContext) -> str | None:
         if not ctx.http.token:
             return "log access needs the owner's token"
+        if ctx.options.extra.get("logs_policy") == LOGS_ON_PROBLEM and looks_healthy(ctx):
+            return NOT_READ
         return None
 
     async def run(self, ctx: ProbeContext, result: ProbeResult) -> None:

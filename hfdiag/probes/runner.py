@@ -84,6 +84,10 @@ async def run_probes(probes: list[Probe], ctx: ProbeContext, deadline_s: float) 
             for dep in p.after:
                 if dep in names:
                     await done_events[dep].wait()
+            more = getattr(p, "after_also", None)  # dependencies known once `after` finished (the logs in a scan)
+            for dep in more(ctx) if more is not None else ():
+                if dep in names:
+                    await done_events[dep].wait()
             reason = p.enabled(ctx)
             if reason:
                 results[p.name].status = "skipped"

@@ -1,5 +1,5 @@
-"""Answers that are the same for every Space of a scan (who the token belongs to, the status page): asked once
-per scan and awaited by every check, instead of once per Space against the Hub's rate limit.
+"""Answers that are the same for every Space of a scan (who the token belongs to, the status page, the lookups
+of the fixed Hub and CDN host names): asked once per scan and awaited by every check, instead of once per Space against the Hub's rate limit.
 
 `hfdiag scan` puts one `SharedCalls` in `CheckOptions.extra["shared_calls"]`; a single `check` has none, and
 `shared_request` then simply makes the request."""
@@ -7,9 +7,11 @@ per scan and awaited by every check, instead of once per Space against the Hub's
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Awaitable, Callable, TypeVar
 
 from hfdiag.probes.http import HttpFailure
+
+T = TypeVar("T")
 
 
 class SharedCalls:
@@ -29,6 +31,23 @@ class SharedCalls:
             if self._tasks.get(key) is task:
                 del self._tasks[key]  # a failure is shared by whoever waited for it, not by later Spaces
             raise
+
+    async def once(self, key: tuple, make: Callable[[], Awaitable[T]], keep: Callable[[T], bool]) -> T:
+        """`make()` once per scan for `key`, awaited by every check that asks; an answer `keep` refuses (a lookup
+        nobody answered) is not kept, so the next Space asks again."""
+        task = self._tasks.get(key)
+        if task is None:
+            task = asyncio.ensure_future(make())
+            self._tasks[key] = task
+        try:
+            value = await asyncio.shield(task)
+        except Exception:
+            if self._tasks.get(key) is task:
+                del self._tasks[key]
+            raise
+        if not keep(value) and self._tasks.get(key) is task:
+            del self._tasks[key]
+        return value
 
     async def aclose(self) -> None:
         for task in self._tasks.values():

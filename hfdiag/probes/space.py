@@ -33,6 +33,15 @@ class SpaceProbe:
 
     async def run(self, ctx: ProbeContext, result: ProbeResult) -> None:
         http = ctx.http
+        listed = await self._listed(ctx)
+        if listed is not None:  # `scan`: the owner's listing already carried this Space's info (hfdiag/scan_listing.py)
+            result.fact("space.id", ctx.space_id)
+            result.fact("space.api_status", 200)
+            result.fact("space.exists", True)
+            result.detail["source"] = "listing"
+            self._record_info(ctx, result, listed)
+            self._record_runtime(ctx, result, listed["runtime"])
+            return
         ctx.shared["space.step"] = "asking the Hub API for the Space"
         res = await http.request("GET", http.hub(api_path(ctx.space_id)))
         result.fact("space.id", ctx.space_id)
@@ -66,6 +75,15 @@ class SpaceProbe:
         self._record_runtime(ctx, result, runtime)
         if ctx.options.wait > 0:
             await self._wait(ctx, result, runtime)
+
+    @staticmethod
+    async def _listed(ctx: ProbeContext) -> dict | None:
+        """The Space's info from the scan's listing, unless this check must ask the Hub itself (--restart, --wait)."""
+        listing = ctx.options.extra.get("space_listing")
+        if listing is None or ctx.options.restart or ctx.options.wait > 0:
+            return None
+        ctx.shared["space.step"] = "reading the owner's listing of Spaces"
+        return await listing.info(ctx.space_id)
 
     async def _restart(self, ctx: ProbeContext, result: ProbeResult) -> dict | None:
         """Opt-in (--restart): the lifecycle call itself is evidence of the control plane's state."""

@@ -35,7 +35,8 @@ def markdown_table(reports: list[dict], stats: dict | None = None) -> str:
     if stats:
         rate = stats.get("rate_limit") or {}
         out += ["", f"<sub>{stats['spaces']} Spaces in {stats['wall_s']:.1f} s, concurrency {stats['concurrency']}; "
-                    f"Hub 429 answers: {rate.get('throttled', 0)}, re-checked: {stats.get('rechecked', 0)}</sub>"]
+                    f"Hub 429 answers: {rate.get('throttled', 0)}, re-checked: {stats.get('rechecked', 0)}, "
+                    f"Hub calls: {stats.get('hub_calls', 0)} ({stats.get('hub_calls_per_space', 0):.2f} per Space)</sub>"]
     return Redactor().text("\n".join(out)) + "\n"
 
 

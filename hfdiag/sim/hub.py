@@ -178,19 +178,45 @@ def space_info(sim: SimState, space: SpaceState, request: Request) -> dict:
     return info
 
 
+# `expand` values the Hub accepts (hub-spaces-api.md §2, HH ExpandSpaceProperty_T, plus xetEnabled [RECORDED])
+EXPANDABLE = frozenset("author cardData createdAt datasets disabled lastModified likes models private region "
+                       "resourceGroup runtime sdk sha siblings subdomain tags trendingScore usedStorage "
+                       "xetEnabled".split())
+
+
 def list_spaces(sim: SimState, request: Request, role: str | None) -> Response:
-    author = request.query_params.get("author")
-    limit = int(request.query_params.get("limit") or 1000)
-    cursor = int(request.query_params.get("cursor") or 0)
+    """`GET /api/spaces?author=&expand=&limit=` as huggingface.js `listSpaces` calls it: a JSON array, the next
+    page named by a `Link: <...>; rel="next"` header carrying the same query (with a cursor). Each `expand`
+    narrows an item to `_id`, `id` and the expanded fields, as on a single Space's info."""
+    q = request.query_params
+    author = q.get("author")
+    expand = q.getlist("expand")
+    bad = [e for e in expand if e not in EXPANDABLE]
+    if bad:  # nested expands return 400 [OBSERVED]; any unknown one is taken to do the same [UNVERIFIED]
+        return error(400, f"Invalid expand value: {bad[0][:64]}")
+    try:
+        limit = int(q.get("limit") or sim.knob("hub.list_page_max"))
+        cursor = int(q.get("cursor") or 0)
+    except ValueError:
+        return error(400, "limit and cursor must be integers")
+    limit = max(1, min(limit, int(sim.knob("hub.list_page_max"))))
     items = [s for s in sim.spaces.values() if _visible(s, role) and (author is None or s.id.split("/")[0] == author)]
     page = items[cursor:cursor + limit]
-    body = [{"_id": hexid(__import__("random").Random(s.id), 24), "id": s.id, "author": s.id.split("/")[0],
-             "likes": 3, "private": s.spec.private, "sdk": s.spec.sdk, "tags": [s.spec.sdk],
-             "createdAt": iso_z(sim.started_at - 86400 * 30, ms=True), "trendingScore": 0} for s in page]
+    if expand:
+        body = [space_info(sim, s, request) for s in page]
+        if sim.knob("hub.list_host"):
+            for item, s in zip(body, page, strict=True):
+                item["host"] = s.host_url
+    else:
+        body = [{"_id": hexid(__import__("random").Random(s.id), 24), "id": s.id, "author": s.id.split("/")[0],
+                 "likes": 3, "private": s.spec.private, "sdk": s.spec.sdk, "tags": [s.spec.sdk],
+                 "createdAt": iso_z(sim.started_at - 86400 * 30, ms=True), "trendingScore": 0} for s in page]
     headers = {}
     if cursor + limit < len(items):
-        q = f"limit={limit}&cursor={cursor + limit}" + (f"&author={author}" if author else "")
-        headers["link"] = f'<{sim.url("hub")}/api/spaces?{q}>; rel="next"'
+        from urllib.parse import urlencode
+
+        nxt = [(k, v) for k, v in q.multi_items() if k != "cursor"] + [("cursor", str(cursor + limit))]
+        headers["link"] = f'<{sim.url("hub")}/api/spaces?{urlencode(nxt)}>; rel="next"'
     return jresp(body, headers=headers)
 
 

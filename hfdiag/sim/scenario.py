@@ -113,6 +113,8 @@ KNOBS: dict[str, tuple[Any, Any, str]] = {
     "hub.restart_paused_status": (200, _int, "status of POST .../restart while the Space is PAUSED (e.g. 503)"),
     "hub.restart_error_body": ({"error": "Service Unavailable"}, _dict, "body of a failing restart [UNVERIFIED]"),
     "hub.quota_anon_status": (401, _int, "status of the ZeroGPU quota endpoint without a token [UNVERIFIED]"),
+    "hub.list_page_max": (1000, _int, "largest page of GET /api/spaces, whatever `limit` asks [UNVERIFIED]"),
+    "hub.list_host": (True, _bool, "listing items with `expand` also carry `host` (not an expandable key) [UNVERIFIED]"),
     "hub.xet_token_anonymous": (True, _bool, "public repos hand out xet read tokens anonymously [UNVERIFIED]"),
     # logs
     "logs.keepalive_s": (15.0, _num, "interval of empty 'data:' keep-alives on /logs SSE [UNVERIFIED]"),

@@ -16,15 +16,18 @@ from tests.conftest import cli_env, run_cli
 
 FLEET = 200
 CONCURRENCY = 48
-QUOTA, WINDOW = 90, 1  # 'api' requests per caller per window: a 200-Space scan (3 Hub requests a Space: whoami
-# and the status page are shared) needs ~7 windows
+QUOTA, WINDOW = 20, 1  # 'api' requests per caller per window: a 200-Space scan (~0.6 Hub requests a Space: one
+# listing for the infos, log streams only for the ~60 Spaces that show a problem) needs ~6 windows
 
 
 @pytest.fixture(scope="module")
 def fleet_run(tmp_path_factory):
     """One rate-limited scan of 200 Spaces; everything the tests below look at."""
+    # The listing answers first and tells the limiter the budget, so the windows never overflow on their own any
+    # more: a few run-log streams answered 429 keep the back-off and the re-check of damaged evidence in play.
+    throttle = {"hub:GET /api/spaces/*/logs/run": {"fault": "status", "status": 429, "times": 3}}
     with Simulator("fleet", overrides={"fleet.count": FLEET, "hub.rate_limit": QUOTA,
-                                       "hub.rate_window_s": WINDOW}) as sim:
+                                       "hub.rate_window_s": WINDOW, "faults": throttle}) as sim:
         ids = [s for s in sim.space_ids if s.startswith("fleetuser/space-")]
         assert len(ids) == FLEET
         listing = tmp_path_factory.mktemp("scan") / "spaces.txt"
@@ -48,10 +51,12 @@ def test_every_space_has_one_result_in_input_order(fleet_run, validate_report):
     for r in reports:
         validate_report(r)
         probes = {x["probe"]: x for x in r["probes"]}
-        for name in ("space", "auth", "logs"):
+        stage = next(f["value"] for f in r["facts"] if f["key"] == "space.stage")
+        # the logs of a healthy RUNNING Space are not opened by a scan (tests/e2e/test_scan_listing.py)
+        skipped_logs = stage == "RUNNING" and probes["logs"]["status"] == "skipped"
+        for name in ("space", "auth") + (() if skipped_logs else ("logs",)):
             assert probes[name]["status"] == "ok", (r["target"], name, probes[name].get("error"))
             assert "429" not in (probes[name].get("error") or "") and "rate limit" not in (probes[name].get("error") or "")
-        stage = next(f["value"] for f in r["facts"] if f["key"] == "space.stage")
         assert stage == fleet_run["stages"][r["target"]]  # the real evidence of that Space, not a 429
 
 
@@ -64,7 +69,7 @@ def test_backs_off_on_429_with_bounded_concurrency(fleet_run):
     scanned, total, wall_s, conc, peak, throttled, retried, gave_up, waited, rechecked = m.groups()
     assert int(scanned) == int(total) == FLEET
     assert int(conc) == CONCURRENCY and int(peak) <= CONCURRENCY
-    assert int(throttled) > 0, "the first window must overflow: the test exists to see 429s handled"
+    assert int(throttled) > 0, "429s must be seen: the test exists to see them handled"
     assert float(waited) > 0
     c = fleet_run["conc"]
     # each check holds at most ~6 connections (5 Hub + 1 Space); the scan never exceeds concurrency x that

@@ -21,7 +21,7 @@ from tests.ci.conftest import sim_args
 from tests.conftest import ROOT, cli_env
 
 FLEET = 40
-QUOTA, WINDOW = 25, 120  # the first window closes after ~25 Hub requests; the next opens in 2 minutes
+QUOTA, WINDOW = 10, 120  # the first window closes after 10 Hub requests (~15 Spaces: healthy ones cost none); the next opens in 2 minutes
 STOP_WITHIN_S = 1.0
 WAIT_MARK = b"Hub rate limit: waiting"
 
