@@ -242,16 +242,19 @@ def bench_check(runs: int, scratch: Path) -> tuple[list[Figure], Path | None]:
 # (label, scenario, extra CLI args, critical chain in sequential requests, or None: the chain hfdiag was observed
 # to make, for chains whose depth includes the Space's own work, e.g. the simulated GPU call). Derivations in
 # bench/README.md ("The critical path of every chain").
+# (label, scenario, extra CLI args, chain, simulator knobs beside the latency)
 CHAINS = [
-    ("healthy", "healthy-gradio", (), 2),
-    ("builder (empty build log)", "builder-empty-build-log", (), 2),
-    ("proxy (edge 503, app alive)", "proxy-edge-503-app-alive", (), 2),
-    ("proxy, --log-wait 0.3", "proxy-edge-503-app-alive", ("--log-wait", "0.3"), 2),
-    ("zerogpu passive", "healthy-zerogpu", (), 3),
+    ("healthy", "healthy-gradio", (), 2, {}),
+    ("builder (empty build log)", "builder-empty-build-log", (), 2, {}),
+    ("proxy (edge 503, app alive)", "proxy-edge-503-app-alive", (), 2, {}),
+    # an edge-made 502 says the edge tried the container: the nonce is waited for (--log-wait), info only
+    ("proxy, edge 502, --log-wait 0.3", "proxy-edge-503-app-alive", ("--log-wait", "0.3"), 2,
+     {"edge.drop_statuses": [502]}),
+    ("zerogpu passive", "healthy-zerogpu", (), 3, {}),
     ("zerogpu active (--zerogpu-call)", "healthy-zerogpu", ("--zerogpu-call", "predict", "--zerogpu-data", '["hi"]'),
-     None),
+     None, {}),
     ("transfer (--transfer-file, Xet)", "healthy-gradio", ("--transfer-file", "simuser/sim-model:model.safetensors"),
-     None),
+     None, {}),
 ]
 
 # The bare floor of a chain of N sequential requests: the least any Python CLI on this stack needs to make them
@@ -274,8 +277,8 @@ def bench_chains(runs: int) -> list[Figure]:
     env = env_for_cli()
     over = {"edge.latency_ms": LATENCY_MS, "hub.latency_ms": LATENCY_MS}
     figs = []
-    for label, scenario, extra, chain in CHAINS:
-        with Simulator(scenario, overrides=over) as sim:
+    for label, scenario, extra, chain, knobs in CHAINS:
+        with Simulator(scenario, overrides=over | knobs) as sim:
             cmd = _check_cmd(sim) + list(extra)
             wall(cmd, env)  # warm-up
             times, depths, codes, floors = [], [], [], []
@@ -290,7 +293,8 @@ def bench_chains(runs: int) -> list[Figure]:
                                     str(n)], env)[0])
         w, f = median_ms(times), median_ms(floors)
         n = chain or max(depths)
-        figs.append(Figure(f"check {label} at {LATENCY_MS} ms/request: wall / bare floor", w / f, "x", "<= 1.15",
+        target = "" if "--log-wait" in extra else "<= 1.15"  # the wait asked for is not the floor's
+        figs.append(Figure(f"check {label} at {LATENCY_MS} ms/request: wall / bare floor", w / f, "x", target,
                            f"{scenario}: wall {w:.0f} ms, floor {f:.0f} ms ({n} sequential requests, "
                            f"{'derived' if chain else 'observed'}); observed depth {min(depths)}-{max(depths)}; "
                            f"exit {sorted(set(codes))}; medians of {runs}, interleaved"))
