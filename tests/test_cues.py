@@ -200,3 +200,12 @@ def test_a_live_check_bundle_is_decided_by_its_rules_not_by_cues(tmp_path):
     run_cli("check", "--sim", "healthy-gradio", "simuser/healthy", "--bundle", str(out), "--format", "json")
     report = json.loads(run_cli("explain", str(out), "--format", "json").stdout)
     assert report["verdict"]["basis"] == "rules" and "cues" not in report
+
+
+def test_the_trusted_load_of_the_built_in_cues_equals_the_checked_one():
+    # The built-in cues load without the per-cue checks (start-up); the result must be what the checks build.
+    kb = load_knowledge()
+    path, known = kb.dir / "cues.yaml", kb.catalog.known
+    checked, problems = load_cues(path, known, strict=False)
+    trusted, _ = load_cues(path, known, trusted=True)
+    assert not problems and checked.cues == trusted.cues and len(trusted.text_cues) > 50
