@@ -118,23 +118,41 @@ def say(msg: str) -> None:
 
 
 # -- (a) start-up --------------------------------------------------------------------------------------------------
+def wall_cpu(cmd: list[str], env=None) -> tuple[float, float]:
+    """(wall s, user+sys CPU s of the child): the CPU time is what a loaded machine changes least."""
+    t = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, _, ru = os.wait4(p.pid, 0)
+    return time.perf_counter() - t, ru.ru_utime + ru.ru_stime
+
+
+STARTUP = [("--version", ["--version"], "<= 15"), ("--help", ["--help"], "<= 60"),
+           ("check --help", ["check", "--help"], "<= 150")]
+
+
 def bench_startup(runs: int) -> list[Figure]:
+    """Wall time of each command minus `python -c pass`, interleaved, medians; the CPU time difference in the notes."""
     cli = hfdiag_command()
     env = env_for_cli()
     base = [sys.executable, "-c", "pass"]
-    samples: dict[str, list[float]] = {"pass": [], "version": [], "help": []}
+    cmds = {"pass": base} | {label: cli + args for label, args, _ in STARTUP}
+    samples: dict[str, list[tuple[float, float]]] = {k: [] for k in cmds}
     for _ in range(2):  # warm the page cache and the bytecode caches
-        wall(base, env), wall(cli + ["--version"], env), wall(cli + ["--help"], env)
-    for _ in range(runs):  # interleaved, so drift in the machine's load hits all three alike
-        samples["pass"].append(wall(base, env)[0])
-        samples["version"].append(wall(cli + ["--version"], env)[0])
-        samples["help"].append(wall(cli + ["--help"], env)[0])
-    bare = median_ms(samples["pass"])
-    note = f"{' '.join(Path(c).name for c in cli)}; bare python {bare:.0f} ms; median of {runs}"
-    return [
-        Figure("start-up overhead: hfdiag --version", median_ms(samples["version"]) - bare, "ms", "<= 150", note),
-        Figure("start-up overhead: hfdiag --help", median_ms(samples["help"]) - bare, "ms", "<= 250", note),
-    ]
+        for cmd in cmds.values():
+            wall_cpu(cmd, env)
+    for _ in range(runs):  # interleaved, so drift in the machine's load hits all alike
+        for k, cmd in cmds.items():
+            samples[k].append(wall_cpu(cmd, env))
+    bare = median_ms([w for w, _ in samples["pass"]])
+    bare_cpu = median_ms([c for _, c in samples["pass"]])
+    figs = []
+    for label, _, target in STARTUP:
+        w = median_ms([w for w, _ in samples[label]]) - bare
+        c = median_ms([c for _, c in samples[label]]) - bare_cpu
+        figs.append(Figure(f"start-up overhead: hfdiag {label}", w, "ms", target,
+                           f"CPU {c:.0f} ms over bare python ({bare:.0f} ms wall, {bare_cpu:.0f} ms CPU); "
+                           f"{' '.join(Path(x).name for x in cli)}; median of {runs}, interleaved"))
+    return figs
 
 
 # -- (b) check -----------------------------------------------------------------------------------------------------
@@ -242,16 +260,19 @@ def bench_check(runs: int, scratch: Path) -> tuple[list[Figure], Path | None]:
 # (label, scenario, extra CLI args, critical chain in sequential requests, or None: the chain hfdiag was observed
 # to make, for chains whose depth includes the Space's own work, e.g. the simulated GPU call). Derivations in
 # bench/README.md ("The critical path of every chain").
+# (label, scenario, extra CLI args, chain, simulator knobs beside the latency)
 CHAINS = [
-    ("healthy", "healthy-gradio", (), 2),
-    ("builder (empty build log)", "builder-empty-build-log", (), 2),
-    ("proxy (edge 503, app alive)", "proxy-edge-503-app-alive", (), 2),
-    ("proxy, --log-wait 0.3", "proxy-edge-503-app-alive", ("--log-wait", "0.3"), 2),
-    ("zerogpu passive", "healthy-zerogpu", (), 3),
+    ("healthy", "healthy-gradio", (), 2, {}),
+    ("builder (empty build log)", "builder-empty-build-log", (), 2, {}),
+    ("proxy (edge 503, app alive)", "proxy-edge-503-app-alive", (), 2, {}),
+    # an edge-made 502 says the edge tried the container: the nonce is waited for (--log-wait), info only
+    ("proxy, edge 502, --log-wait 0.3", "proxy-edge-503-app-alive", ("--log-wait", "0.3"), 2,
+     {"edge.drop_statuses": [502]}),
+    ("zerogpu passive", "healthy-zerogpu", (), 3, {}),
     ("zerogpu active (--zerogpu-call)", "healthy-zerogpu", ("--zerogpu-call", "predict", "--zerogpu-data", '["hi"]'),
-     None),
+     None, {}),
     ("transfer (--transfer-file, Xet)", "healthy-gradio", ("--transfer-file", "simuser/sim-model:model.safetensors"),
-     None),
+     None, {}),
 ]
 
 # The bare floor of a chain of N sequential requests: the least any Python CLI on this stack needs to make them
@@ -274,8 +295,8 @@ def bench_chains(runs: int) -> list[Figure]:
     env = env_for_cli()
     over = {"edge.latency_ms": LATENCY_MS, "hub.latency_ms": LATENCY_MS}
     figs = []
-    for label, scenario, extra, chain in CHAINS:
-        with Simulator(scenario, overrides=over) as sim:
+    for label, scenario, extra, chain, knobs in CHAINS:
+        with Simulator(scenario, overrides=over | knobs) as sim:
             cmd = _check_cmd(sim) + list(extra)
             wall(cmd, env)  # warm-up
             times, depths, codes, floors = [], [], [], []
@@ -290,7 +311,8 @@ def bench_chains(runs: int) -> list[Figure]:
                                     str(n)], env)[0])
         w, f = median_ms(times), median_ms(floors)
         n = chain or max(depths)
-        figs.append(Figure(f"check {label} at {LATENCY_MS} ms/request: wall / bare floor", w / f, "x", "<= 1.15",
+        target = "" if "--log-wait" in extra else "<= 1.15"  # the wait asked for is not the floor's
+        figs.append(Figure(f"check {label} at {LATENCY_MS} ms/request: wall / bare floor", w / f, "x", target,
                            f"{scenario}: wall {w:.0f} ms, floor {f:.0f} ms ({n} sequential requests, "
                            f"{'derived' if chain else 'observed'}); observed depth {min(depths)}-{max(depths)}; "
                            f"exit {sorted(set(codes))}; medians of {runs}, interleaved"))
@@ -444,6 +466,8 @@ def bench_explain(log: Path, runs: int, label: str = "") -> list[Figure]:
     return [
         Figure(f"{name}: throughput", size_mb / t, "MB/s", ">= 100",
                f"wall {t:.2f} s incl. start-up, CPU {cpu:.2f} s; exit {codes}; median of {runs}"),
+        Figure(f"{name}: throughput on CPU time (info: what load changes least)", size_mb / cpu, "MB/s", "",
+               f"user+sys CPU {cpu:.2f} s incl. start-up; load average {os.getloadavg()[0]:.1f}"),
         Figure(f"{name}: time / grep -E -c -i (same keywords)", t / g, "x", "<= 5",
                f"grep {g:.2f} s (LC_ALL=C; {'/'.join(sorted(counts))} matching lines); "
                f"{n_keywords()} keywords; median of {runs}, interleaved"),

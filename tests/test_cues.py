@@ -244,3 +244,12 @@ def test_platform_cues_never_outweigh_an_app_rule_nor_a_zerogpu_rule_by_quota_wo
     assert not _outweighed(Verdict("app", "medium", "explained", "HFD-APP-024", "s"), strong_transfer)
     quota_words = _tally(("zerogpu-quota", 4), ("zerogpu-quota", 3))
     assert not _outweighed(Verdict("zerogpu-identity", "medium", "suspicious", "HFD-ZGI-006", "s"), quota_words)
+
+
+def test_the_trusted_load_of_the_built_in_cues_equals_the_checked_one():
+    # The built-in cues load without the per-cue checks (start-up); the result must be what the checks build.
+    kb = load_knowledge()
+    path, known = kb.dir / "cues.yaml", kb.catalog.known
+    checked, problems = load_cues(path, known, strict=False)
+    trusted, _ = load_cues(path, known, trusted=True)
+    assert not problems and checked.cues == trusted.cues and len(trusted.text_cues) > 50

@@ -110,20 +110,58 @@ def test_a_log_that_caught_up_past_the_route_ends_the_wait_for_the_nonce():
     assert read.ended == "caught_up" and read.error is None
 
 
-@pytest.mark.parametrize("log_wait", ["0.2"])
-def test_log_wait_bounds_the_wait_for_the_nonce(log_wait):
-    # The edge answers itself and the request never reaches the container: the nonce cannot show up. The run
-    # log is read for --log-wait seconds after the route probe finished, then the absence is a fact.
-    with Simulator("proxy-edge-503-app-alive") as sim:
-        proc = run_cli("check", sim.space_ids[0], "--endpoint", sim.endpoint, "--dns-server", sim.dns_server,
-                       "--status-url", sim.status_url, "--token", sim.tokens["owner"], "--format", "json",
-                       "--quiet", "--log-wait", log_wait)
+def _check_json(sim: Simulator, *extra: str) -> tuple[dict, dict, dict]:
+    """(report, facts, the log probe's result) of `check --format json` as the owner."""
+    proc = run_cli("check", sim.space_ids[0], "--endpoint", sim.endpoint, "--dns-server", sim.dns_server,
+                   "--status-url", sim.status_url, "--token", sim.tokens["owner"], "--format", "json",
+                   "--quiet", *extra)
     report = json.loads(proc.stdout)
     logs = next(p for p in report["probes"] if p["probe"] == "logs")
+    return report, {f["key"]: f["value"] for f in report["facts"]}, logs
+
+
+@pytest.mark.parametrize("log_wait", ["0.2"])
+def test_log_wait_bounds_the_wait_for_the_nonce(log_wait):
+    # The edge answers 502 itself: a gateway that says it tried the container, so the nonce might be on its way.
+    # Here it never comes: the run log is read for --log-wait seconds after the route probe finished, then the
+    # absence is a fact.
+    with Simulator("proxy-edge-503-app-alive", overrides={"edge.drop_statuses": [502]}) as sim:
+        report, facts, logs = _check_json(sim, "--log-wait", log_wait)
     assert logs["detail"]["run_log_end"] == "waited", logs
-    facts = {f["key"]: f["value"] for f in report["facts"]}
     assert facts["route.nonce_in_run_log"] is False
     assert report["verdict"]["bucket"] == "proxy"
+
+
+def test_an_edge_that_refused_every_request_is_not_waited_for():
+    # Every answer is the edge's own 503 (no x-proxied-*): no request was passed on, so no nonce is on its way.
+    # The run log ends with its replay although --log-wait is long, and the nonce's absence is not claimed as
+    # an observation (nobody waited for it).
+    with Simulator("proxy-edge-503-app-alive") as sim:
+        report, facts, logs = _check_json(sim, "--log-wait", "60")
+    assert logs["detail"]["run_log_end"] == "refused", logs
+    assert "route.nonce_in_run_log" not in facts and facts["route.edge_made"] > 0
+    assert report["verdict"]["bucket"] == "proxy"
+
+
+def test_a_nonce_the_log_delivers_late_is_waited_for():
+    # The log pipeline delivers each line 0.8 s after the app wrote it: the route's answers are in long before
+    # the nonce, which still ends the run log and proves the request reached the container.
+    with Simulator("healthy-gradio", overrides={"logs.delivery_lag_s": 0.8}) as sim:
+        report, facts, logs = _check_json(sim, "--log-wait", "30")
+    assert logs["detail"]["run_log_end"] == "nonce", logs
+    assert facts["route.nonce_in_run_log"] is True and report["verdict"]["bucket"] == "healthy"
+
+
+def test_an_edge_that_answers_for_a_request_it_passed_on_is_vetoed_by_the_late_nonce():
+    # The edge passed every request to the app (which logged it, delivered 0.8 s late), then answered 504
+    # itself: edge-made answers, but the nonce reached the run log, so the proxy rules are vetoed.
+    with Simulator("proxy-edge-503-app-alive", overrides={"edge.drop_forwarded": True, "edge.drop_statuses": [504],
+                                                          "logs.delivery_lag_s": 0.8}) as sim:
+        report, facts, logs = _check_json(sim, "--log-wait", "30")
+    assert logs["detail"]["run_log_end"] == "nonce", logs
+    assert facts["route.nonce_in_run_log"] is True and facts["route.app_made"] == 0
+    assert report["verdict"]["bucket"] != "proxy"
+    assert "HFD-PRX-001" in {f["id"] for f in report["findings"] if f["status"] == "vetoed"}
 
 
 def test_the_nonce_ends_the_run_log_of_a_healthy_space():

@@ -89,3 +89,48 @@ def test_lint_flags_a_keyword_that_wakes_a_regex_on_common_words():
 
 def test_the_built_in_signatures_pass_the_noise_lint():
     assert lint_keyword_noise(load_knowledge().signatures) == []
+
+
+def _exact_twin(sigs: SignatureSet) -> SignatureSet:
+    """The same signatures, scanned with keyword_regex's own word starts only (no `\\b` fast path)."""
+    import re2
+
+    from hfdiag.engine.signatures import keyword_regex
+
+    twin = SignatureSet(sigs.signatures)
+    options = re2.Options()
+    options.case_sensitive = False
+    options.max_mem = 64 << 20
+    exact = re2.Set.SearchSet(options)
+    for k in twin._prefilter.keywords:
+        exact.Add(keyword_regex(k))
+    exact.Compile()
+    twin._prefilter.find = twin._prefilter.find_exact
+    twin._prefilter.which = lambda line: exact.Match(line) or ()
+    return twin
+
+
+def test_the_fast_word_start_finds_what_the_exact_one_finds():
+    # The prefilter's fast path takes `\b` for a word start; it disagrees with keyword_regex's class only next to
+    # U+017F, U+212A and bytes that are not UTF-8. Lines with those before, inside and around keywords, short and
+    # longer than the line window, scan exactly as with the exact word start.
+    pytest.importorskip("re2")
+    sigs = load_knowledge().signatures
+    assert sigs._prefilter.find is not sigs._prefilter.find_exact  # the fast path is in use
+    exact = _exact_twin(sigs)
+    odd = ["\u017f", "\u212a", "\udcff", "é", "\\n", "_", "x"]
+    lines = []
+    for kw in sigs.keywords()[::7]:
+        body = keyword_parts(kw)[0]
+        for c in odd:
+            lines.append(f"{c}{body} failed: {c}{body.upper()} 503 error stuck")
+    lines += [("é" * 5000) + " \u017fquota exceeded " + ("x" * 4000) + " No GPU was available after 60s"]
+    lines += [("\u212a" * 3000) + "hang " * 900 + "Scheduling failure: not enough hardware capacity"]
+    data = "\n".join(lines).encode("utf-8", errors="surrogateescape") + b"\n"
+    from io import BytesIO
+
+    got, _ = sigs.scan_stream(BytesIO(data), "t")
+    want, _ = exact.scan_stream(BytesIO(data), "t")
+    assert (got.matched, got.counts, list(got.excerpts), got.cue_hits) == \
+        (want.matched, want.counts, list(want.excerpts), want.cue_hits)
+    assert got.matched  # the lines do reach the regexes

@@ -130,7 +130,7 @@ class KnowledgeBase:
         self.derived = derived["derived"]
         self.rules: RuleSet = load_rules(rules_dir, known, self.chains, trusted=trusted)
         sigs = load_signatures(rules_dir / "signatures.yaml", known, trusted=trusted)[0]
-        self.cues: CueSet = load_cues(rules_dir / "cues.yaml", known)[0]
+        self.cues: CueSet = load_cues(rules_dir / "cues.yaml", known, trusted=trusted)[0]
         # One scanner for both tiers: a text is read once, through one keyword prefilter.
         self.signatures: SignatureSet = SignatureSet(sigs.signatures + self.cues.signatures())
 

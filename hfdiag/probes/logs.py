@@ -41,7 +41,7 @@ class LogRead:
     status: int | None = None
     lines: list[tuple[str, str | None]] = field(default_factory=list)  # (line, timestamp)
     error: str | None = None
-    ended: str = ""  # complete | replayed | nonce | waited | closed | limit | deadline | stalled | ...
+    ended: str = ""  # complete | replayed | nonce | refused | waited | closed | limit | deadline | stalled | ...
     kind: str = ""  # of the error: timeout | reset | protocol | http | ...
     live: int = 0  # lines stamped after the connection opened (the rest is the server's replay of its buffer)
 
@@ -272,7 +272,8 @@ def run_done(ctx: ProbeContext, live_s: float):
     """The run log needs live lines for one thing: the route probe's nonce, which proves its request reached the
     container. Read until the nonce shows up; else, once the route probe is finished (or not running) and the
     replay is complete, wait at most `live_s` for it (the log pipeline may lag the answer), or until a line stamped
-    well after the route's answers shows the log has caught up past them."""
+    well after the route's answers shows the log has caught up past them. Not at all when the edge refused every
+    request itself (route.edge_refused): then no nonce is on its way, and its absence is not claimed."""
     nonce = ctx.shared.get("route.nonce")
     route_done: asyncio.Event | None = ctx.shared.get("route.done")
     state = {"seen": 0, "found": False, "since": None, "answered": None}
@@ -294,6 +295,8 @@ def run_done(ctx: ProbeContext, live_s: float):
         stage = (ctx.shared.get("space.runtime") or {}).get("stage")
         if not (nonce and ctx.shared.get("route.sent")) or stage in NO_CONTAINER:
             return "replayed"  # no request of ours can have reached a container: nothing live to wait for
+        if ctx.shared.get("route.edge_refused"):
+            return "refused"  # the edge kept every request to itself (route.edge_refused): no nonce is on its way
         if win.clock_agrees and win.last_stamp is not None and win.last_stamp >= state["answered"] + 1.0:
             return "caught_up"  # the app logged after our requests were answered: the nonce line would be before
         if state["since"] is None:
@@ -393,8 +396,8 @@ class LogsProbe:
         route = ctx.shared.get("route.sent")
         if nonce and route and run.status is not None and run.status < 400:
             seen = any(nonce in ln for ln, _ in run.lines)
-            # a broken, too slow or cut-off stream proves nothing about an absent nonce
-            if seen or not (run.error or run.ended in CUT_OFF):
+            # a broken, too slow or cut-off stream proves nothing about an absent nonce, nor one not waited for
+            if seen or not (run.error or run.ended in CUT_OFF or run.ended == "refused"):
                 result.fact("route.nonce_in_run_log", seen)
         denied = [r for r in (build, run) if r.status in (401, 403)]
         if denied:

@@ -36,6 +36,15 @@ async def resolve_host(host: str, dns_server: str | None, timeout: float = 3.0) 
         return False, f"[Errno {e.errno}] {e.strerror}"
 
 
+def edge_refused(answers: list[dict]) -> bool:
+    """Every request was answered 503 by the edge itself (no x-proxied-*): a gateway's own 503 says it had no
+    upstream to pass the request to, where 502 and 504 say it tried one (RFC 9110 §15.6). The edge answers a
+    sleeping Space this way (hub-spaces-api.md §9, OBSERVED); that its 503 for a running Space means the same is
+    UNVERIFIED, so the simulator plays the other case too (`edge.drop_forwarded`). Then no nonce can be on its way
+    to the run log, and the log probe does not wait for one."""
+    return bool(answers) and all(a.get("status") == 503 and not a.get("proxied") for a in answers)
+
+
 class RouteProbe:
     name = "route"
     after: tuple[str, ...] = ("space",)
@@ -73,6 +82,7 @@ class RouteProbe:
                 result.fact("route.edge_answered", False)
                 raise HttpFailure(f"the Space host {hostname} does not resolve: {detail}", "dns")
             answers = await requests
+            ctx.shared["route.edge_refused"] = edge_refused(answers)
         finally:
             if not requests.done():
                 requests.cancel()

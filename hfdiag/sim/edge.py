@@ -57,6 +57,8 @@ async def handle(sim: SimState, space: SpaceState, scope, receive, send) -> None
             statuses = space.knob("edge.drop_statuses")
             st = int(statuses[space.drop_counter % len(statuses)])
             space.drop_counter += 1
+            if space.knob("edge.drop_forwarded"):  # the app saw the request; the edge answers for it anyway
+                _app_logs_request(space, scope)
             await _edge_response(st, f"<html><body><h1>{st} {HTTPStatus(st).phrase}</h1></body></html>")(
                 scope, receive, send)
             return
@@ -74,6 +76,16 @@ async def handle(sim: SimState, space: SpaceState, scope, receive, send) -> None
         await _proxy(sim, space, scope, receive, send, role)
         return
     await resp(scope, receive, send)
+
+
+def _app_logs_request(space: SpaceState, scope) -> None:
+    qs = scope.get("query_string", b"").decode("latin-1")
+    nonce = parse_qs(qs).get("hfdiag_nonce", [None])[0]
+    if nonce and space.knob("app.request_markers"):
+        space.run_log.append(marker("request", nonce=nonce, path=scope["path"]))
+    if space.knob("app.access_log"):
+        target = scope["path"] + (f"?{qs}" if qs else "")
+        space.run_log.append(f'INFO:     10.16.0.1:40000 - "{scope["method"]} {target} HTTP/1.1" 200 OK')
 
 
 async def _proxy(sim: SimState, space: SpaceState, scope, receive, send, role: str | None) -> None:

@@ -281,8 +281,13 @@ def log_stream(sim: SimState, space: SpaceState, kind: str, request: Request) ->
         return "data: " + json.dumps({"data": line + "\n", "timestamp": iso_z(ts, ms=True)},
                                      separators=(",", ":"), ensure_ascii=False) + "\n\n"
 
+    lag = float(sim.knob("logs.delivery_lag_s", space))
+
     async def stream():
         entries = buf.entries()
+        if lag:  # what the pipeline has not delivered yet comes later, as live lines
+            now = time.time()
+            entries = entries[:next((i for i, e in enumerate(entries) if e[0] + lag > now), len(entries))]
         shown = entries[-int(tail):] if tail and tail.isdigit() else entries
         if tail == "0":
             shown = []
@@ -308,6 +313,8 @@ def log_stream(sim: SimState, space: SpaceState, kind: str, request: Request) ->
                 return
             if waiter in done:
                 for ts, line in buf.entries(idx):
+                    if lag and ts + lag > time.time() and await sim.nap(ts + lag - time.time()):
+                        return
                     yield frame(ts, line)
                     idx += 1
             else:

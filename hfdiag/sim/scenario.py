@@ -121,11 +121,14 @@ KNOBS: dict[str, tuple[Any, Any, str]] = {
     "logs.stream_open": (True, _bool, "after replaying the buffer, keep the stream open (follow) or end it"),
     "logs.replay_pause_after": (None, _opt_int, "the replay stalls inside the event after this many lines"),
     "logs.replay_pause_s": (1.0, _num, "how long the replay stalls (logs.replay_pause_after)"),
+    "logs.delivery_lag_s": (0.0, _num, "a line reaches the stream this long after the app wrote it [UNVERIFIED]"),
     # edge
     "edge.latency_ms": (0, _num, "added latency per request at the Space edge"),
     "edge.proxy_mode": (None, _opt_str, "app|sleeping|unreachable|paused|private-anon; default derived from stage"),
     "edge.drop_rate": (0.0, _num, "share of requests the edge answers itself with 502/503/504 (0..1)"),
     "edge.drop_statuses": ([502, 503, 504], _list, "statuses used for dropped requests (cycled)"),
+    "edge.drop_forwarded": (False, _bool, "the edge passes a dropped request to the app (which logs it) before "
+                            "answering itself [UNVERIFIED]"),
     "edge.replicas": (None, _opt_int, "number of replicas behind the edge (default: the Space's replicas)"),
     "edge.unreachable_status": (502, _choice(502, 504), "edge status when the container is not listening [UNVERIFIED]"),
     "edge.paused_status": (503, _int, "edge status for a PAUSED Space [UNVERIFIED]"),
