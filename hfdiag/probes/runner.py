@@ -11,67 +11,12 @@ from hfdiag.probes.base import Probe, ProbeContext, ProbeDenied
 from hfdiag.probes.http import HttpFailure
 
 
-class LoopLag:
-    """Seconds the event loop ran late since it started: time this process could not run (its own synchronous
-    work, such as loading the rules, or a machine busy with other processes), for which no server is to blame.
-    A probe's own timeout is stretched by the lag during its run; the global deadline never is."""
-
-    TICK = 0.05
-
-    def __init__(self) -> None:
-        self.total = 0.0
-        self._loop = asyncio.get_running_loop()
-        self._handle = self._loop.call_later(self.TICK, self._tick, self._loop.time() + self.TICK)
-
-    def _tick(self, due: float) -> None:
-        now = self._loop.time()
-        self.total += max(0.0, now - due)
-        self._handle = self._loop.call_later(self.TICK, self._tick, now + self.TICK)
-
-    def stop(self) -> None:
-        self._handle.cancel()
-
-
-async def _within(coro, limit: float, lag: LoopLag | None) -> None:
-    """Await `coro` for at most `limit` seconds plus the loop's lag meanwhile; asyncio.TimeoutError after. The
-    timer cancels this task, like asyncio.wait_for, so the probe keeps its task (its name, its context)."""
-    if lag is None:
-        await asyncio.wait_for(coro, limit)
-        return
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    end, lag0 = loop.time() + limit, lag.total
-    fired = False
-
-    def expire() -> None:
-        nonlocal handle, fired
-        due = end + (lag.total - lag0)
-        if loop.time() >= due:
-            fired = True
-            task.cancel()
-        else:
-            handle = loop.call_at(due, expire)
-
-    handle = loop.call_at(end, expire)
-    try:
-        await coro
-    except asyncio.CancelledError:
-        if fired:
-            if hasattr(task, "uncancel"):
-                task.uncancel()
-            raise asyncio.TimeoutError from None
-        raise
-    finally:
-        handle.cancel()
-
-
-async def _run_one(probe: Probe, ctx: ProbeContext, result: ProbeResult, budget: float,
-                   lag: LoopLag | None = None) -> None:
+async def _run_one(probe: Probe, ctx: ProbeContext, result: ProbeResult, budget: float) -> None:
     start = time.monotonic()
     ctx.progress(probe.name, "start", "")
     limit = max(0.05, min(probe.timeout, budget))
     try:
-        await _within(probe.run(ctx, result), limit, lag)
+        await asyncio.wait_for(probe.run(ctx, result), limit)
         if result.status == "ok" and result.error:  # finished, but part of its evidence failed: not "ok"
             result.status = "error"
     except asyncio.TimeoutError:
@@ -133,7 +78,6 @@ async def run_probes(probes: list[Probe], ctx: ProbeContext, deadline_s: float) 
             prepare(ctx)
     done_events = {p.name: asyncio.Event() for p in probes}
     names = set(done_events)
-    lag = LoopLag()
 
     async def guarded(p: Probe) -> None:
         try:
@@ -147,7 +91,7 @@ async def run_probes(probes: list[Probe], ctx: ProbeContext, deadline_s: float) 
                 ctx.results[p.name] = results[p.name]
                 ctx.progress(p.name, "done", f"skipped: {reason}")
                 return
-            await _run_one(p, ctx, results[p.name], t_end - loop.time(), lag)
+            await _run_one(p, ctx, results[p.name], t_end - loop.time())
         finally:
             done_events[p.name].set()
 
@@ -158,7 +102,6 @@ async def run_probes(probes: list[Probe], ctx: ProbeContext, deadline_s: float) 
     try:
         await asyncio.wait(tasks, timeout=max(0.05, t_end - loop.time()))
     finally:
-        lag.stop()
         for t in tasks:
             if not t.done():
                 t.cancel()
