@@ -94,7 +94,11 @@ def _no_control(out: str):
 
 
 def _no_link(out: str):
-    live = re.findall(r"(?<!\\)!?\[[^\]]*(?<!\\)\]\(", out) + re.findall(r"(?i)(?<!\\)\[/details\]", out)
+    """No link or image to the attacker's host renders: code blocks and spans show text as it is, so they are
+    left out; the tool's own links (references) are not the attack's."""
+    text = re.sub(r"(?ms)^```.*?^```", "", out)
+    text = re.sub(r"`[^`\n]*`", "", text)
+    live = re.findall(r"(?<!\\)!?\[[^\]]*(?<!\\)\]\(https://evil", text) + re.findall(r"(?i)(?<!\\)\[/details\]", text)
     return not live, "no live link, image or tag" if not live else f"live markup {live[:3]}"
 
 
