@@ -14,7 +14,7 @@ from conftest import run_cli
 from hfdiag.engine.knowledge import load_knowledge
 from hfdiag.probes.base import CheckOptions, ProbeContext
 from hfdiag.probes.http import Http
-from hfdiag.probes.logs import build_done, read_log, run_done
+from hfdiag.probes.logs import LOG_FIRST_EVENT_S, LOG_SETTLE_MIN_S, LogWindow, build_done, read_log, run_done
 from hfdiag.redact import Redactor
 from hfdiag.sim import Simulator
 
@@ -69,6 +69,18 @@ def test_a_silent_stream_ends_as_an_empty_replay():
         read = _read(sim, "run", build_done)
     assert read.status == 200 and read.error is None
     assert read.lines == [] and read.ended == "replayed"
+
+
+def test_quiet_before_the_first_event_is_not_yet_an_empty_replay():
+    # On a busy machine the first event can come later than the quiet that ends a replay between events: before
+    # any event, the window waits at least LOG_FIRST_EVENT_S; once one came, the usual quiet ends it.
+    gap = (LOG_SETTLE_MIN_S + LOG_FIRST_EVENT_S) / 2
+    win = LogWindow(opened=0.0, waited=0.01, live_after=0.0, last_event=0.0, now=gap)
+    assert not win.replayed()
+    win.now = LOG_FIRST_EVENT_S
+    assert win.replayed()
+    win.events, win.last_event, win.now = 1, 5.0, 5.0 + gap
+    assert win.replayed()
 
 
 def test_a_keepalive_ends_the_replay():

@@ -25,6 +25,7 @@ from hfdiag.probes.bounded import ACCEPT_ENCODING, BodyError, read_body, short_u
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
 MAX_REDIRECTS = 5
 USER_AGENT_PREFIX = "hfdiag"
+KEEPALIVE_S = 2.0  # seconds an idle connection is kept for the next request
 
 
 class HttpFailure(Exception):
@@ -134,7 +135,9 @@ class Http:
             verify=tls.context(trust_env),  # one per process, prepared ahead (hfdiag/tls.py)
             headers={"user-agent": user_agent or f"{USER_AGENT_PREFIX}/{__version__}",
                      "accept-encoding": ACCEPT_ENCODING},
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            # an idle connection is dropped well before a server's own keep-alive timeout (uvicorn's is 5 s, the same
+            # as httpx's default): reusing one the server is closing at that moment fails the request
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=KEEPALIVE_S),
             # with a limiter, every request to the Hub (streams included) is counted and its RateLimit read
             event_hooks={"request": [self._watch_write, *([self._limit_request] if limiter else [])],
                          "response": [self._limit_response] if limiter else []},

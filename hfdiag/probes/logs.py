@@ -57,6 +57,9 @@ def parse_timestamp(ts: str | None) -> float | None:
 
 # A replay is taken as complete after this much quiet at least; the server's own pace stretches it (see settle).
 LOG_SETTLE_MIN_S = 0.25
+# Before any event at all, quiet says little (a busy machine or server delays the first one): wait this long at
+# least, up to a share of the read's budget, before taking the replay for an empty one.
+LOG_FIRST_EVENT_S = 1.0
 
 
 @dataclass
@@ -66,7 +69,8 @@ class LogWindow:
     The server first replays its buffer (lines stamped before the connection opened), then follows live.
     The replay is complete on evidence: a live line, a keep-alive (the server had nothing more to send), or quiet
     for `settle()`: at least LOG_SETTLE_MIN_S, the time the server took to answer at all, and three times the
-    longest pause seen inside the replay, so a server that replays slowly is waited for at its own pace.
+    longest pause seen inside the replay, so a server that replays slowly is waited for at its own pace; before
+    the first event, at least `first_event` (an empty replay is only called after that).
     Bytes of an event that has not completed always mean the replay is not over."""
 
     opened: float  # loop time the headers arrived
@@ -80,9 +84,12 @@ class LogWindow:
     live: int = 0
     partial: bool = False
     now: float = 0.0
+    events: int = 0  # events with data so far (keep-alives excluded)
+    first_event: float = LOG_FIRST_EVENT_S
 
     def settle(self) -> float:
-        return max(LOG_SETTLE_MIN_S, self.waited, 3 * self.max_gap)
+        quiet = max(LOG_SETTLE_MIN_S, self.waited, 3 * self.max_gap)
+        return quiet if self.events else max(quiet, self.first_event)
 
     def quiet(self) -> float:
         return self.now - self.last_event
@@ -154,7 +161,7 @@ async def read_log(ctx: ProbeContext, kind: str, *, max_lines: int, budget: floa
                 now = loop.time()
                 live_after, agrees = _live_after(resp, sent_wall)
                 win = LogWindow(opened=now, waited=now - sent, live_after=live_after, clock_agrees=agrees,
-                                last_event=now, now=now)
+                                last_event=now, now=now, first_event=min(LOG_FIRST_EVENT_S, budget / 2))
                 while True:
                     win.now = loop.time()
                     win.partial = sse.received > sse.event_bytes  # bytes of an event that has not completed
@@ -202,6 +209,7 @@ async def read_log(ctx: ProbeContext, kind: str, *, max_lines: int, budget: floa
                         win.max_gap = max(win.max_gap, t - win.last_event if index else 0.0)
                     win.last_event = t
                     index += 1
+                    win.events = index
                     if index <= len(out.lines):
                         continue  # replayed after a reconnect
                     line, ts = _parse_event(ev.data)

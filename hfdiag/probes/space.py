@@ -108,14 +108,14 @@ class SpaceProbe:
 
     async def _wait(self, ctx: ProbeContext, result: ProbeResult, runtime: dict) -> None:
         start = time.monotonic()
-        history = [_short_text(runtime.get("stage"), 64)]
+        history = [short_text(runtime.get("stage"), 64)]
         while isinstance(runtime.get("stage"), str) and runtime.get("stage") in INTERMEDIATE and time.monotonic() - start < ctx.options.wait:
-            ctx.shared["space.step"] = f"waiting for the stage to leave {_short_text(runtime.get('stage'), 64)}"
+            ctx.shared["space.step"] = f"waiting for the stage to leave {short_text(runtime.get('stage'), 64)}"
             ctx.say(self.name, f"stage {runtime.get('stage')}, waited {time.monotonic() - start:.0f}s")
             await asyncio.sleep(min(ctx.options.wait_interval, max(0.0, ctx.options.wait - (time.monotonic() - start))))
             runtime = await self._runtime(ctx)
-            if _short_text(runtime.get("stage"), 64) != history[-1]:
-                history.append(_short_text(runtime.get("stage"), 64))
+            if short_text(runtime.get("stage"), 64) != history[-1]:
+                history.append(short_text(runtime.get("stage"), 64))
             self._record_runtime(ctx, result, runtime)
         waited = time.monotonic() - start
         result.fact("space.stage_waited_s", round(waited, 1))
@@ -128,7 +128,7 @@ class SpaceProbe:
                            ("space.sdk_version", card.get("sdk_version")), ("space.private", info.get("private")),
                            ("space.host", info.get("host"))):
             if value is not None:  # a field of an unexpected type is kept as short text, never fails the probe
-                result.fact(key, value if isinstance(value, (bool, int, float)) else _short_text(value))
+                result.fact(key, value if isinstance(value, (bool, int, float)) else short_text(value))
         host = _usable_origin(info.get("host"))
         if host:
             ctx.shared["space.host"] = host
@@ -136,7 +136,7 @@ class SpaceProbe:
                 result.detail["token_withheld_from"] = host
                 result.excerpts.append(f"the token was not sent to {host}: not a Hub host over https")
         elif info.get("host") is not None:
-            result.excerpts.append(f"the Hub API named an unusable Space origin: {_short_text(info.get('host'), 120)}")
+            result.excerpts.append(f"the Hub API named an unusable Space origin: {short_text(info.get('host'), 120)}")
         models = [m for m in info.get("models") or [] if isinstance(m, str)] if isinstance(info.get("models"), list) else []
         if models:
             result.fact("space.models", models[:5])
@@ -148,14 +148,14 @@ class SpaceProbe:
         facts = {}
         stage = rt.get("stage")
         if isinstance(stage, str):
-            facts["space.stage"] = _short_text(stage, 64)  # stages are short words; a megabyte is not copied
+            facts["space.stage"] = short_text(stage, 64)  # stages are short words; a megabyte is not copied
             facts["space.stage_known"] = stage in KNOWN_STAGES
         hw = rt.get("hardware") if isinstance(rt.get("hardware"), dict) else {}
         current, requested = hw.get("current"), hw.get("requested")
         if current or requested:
-            facts["space.hardware"] = _short_text(current or requested, 64)
+            facts["space.hardware"] = short_text(current or requested, 64)
         if requested:
-            facts["space.hardware_requested"] = _short_text(requested, 64)
+            facts["space.hardware_requested"] = short_text(requested, 64)
         reps = rt.get("replicas") if isinstance(rt.get("replicas"), dict) else {}
         if isinstance(reps.get("current"), int):
             facts["space.replicas_current"] = reps["current"]
@@ -177,10 +177,10 @@ class SpaceProbe:
         for k, v in facts.items():
             result.replace_fact(k, v)
         ctx.shared["space.runtime"] = rt
-        ctx.say(self.name, f"stage {_short_text(stage, 64)}")
+        ctx.say(self.name, f"stage {short_text(stage, 64)}")
 
 
-def _short_text(value, limit: int = 200) -> str:
+def short_text(value, limit: int = 200) -> str:
     text = value if isinstance(value, str) else repr(value)[: limit + 1]
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

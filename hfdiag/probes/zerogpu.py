@@ -26,7 +26,7 @@ from hfdiag.probes.base import ProbeContext
 from hfdiag.probes.bounded import BodyError, SSEReader, read_head
 from hfdiag.probes.http import HttpFailure, classify_error
 from hfdiag.probes.logs import parse_markers, parse_timestamp, read_log
-from hfdiag.probes.space import ZEROGPU_FLAVORS
+from hfdiag.probes.space import ZEROGPU_FLAVORS, short_text
 
 DEFAULT_DURATION_S = 60  # spaces DEFAULT_SCHEDULE_DURATION
 BLACKWELL_FACTOR = 1.5  # duration_factor on Blackwell `large`; xlarge is x2 with no factor
@@ -81,6 +81,49 @@ def _num(v) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
+# an api_prefix is a path on the Space origin; anything else (`@host`, `?`, `#`, `..`) could move the URL elsewhere
+API_PREFIX_RX = re.compile(r"(/[A-Za-z0-9_\-]{1,64}){0,4}")
+MAX_ENDPOINTS = 100  # named endpoints kept as a fact
+
+
+def _field(value):
+    """A value from the Space or the quota endpoint, safe to keep in the report: scalars as they are, text cut,
+    anything else a short repr."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return short_text(value)
+
+
+def config_fields(cfg: dict) -> tuple[dict, list[str]]:
+    """The fields of a Gradio /config the probe uses, each of the type it must have, and the names of those that
+    had another (dropped, and reported): a Space's own app answers /config, so any field may be hostile."""
+    bad: list[str] = []
+
+    def take(key: str, ok) -> object:
+        value = cfg.get(key)
+        if value is not None and not ok(value):
+            bad.append(key)
+            return None
+        return value
+
+    version = take("version", lambda v: isinstance(v, str) and len(v) <= 64)
+    prefix = take("api_prefix", lambda v: isinstance(v, str) and API_PREFIX_RX.fullmatch(v) is not None)
+    protocol = take("protocol", lambda v: isinstance(v, str) and len(v) <= 64)
+    raw_deps = take("dependencies", lambda v: isinstance(v, list))
+    deps = []
+    for i, d in enumerate(raw_deps or []):
+        if not isinstance(d, dict):
+            continue
+        name, fn_id = d.get("api_name"), d.get("id", i)
+        if (name is not None and not isinstance(name, str)) or not isinstance(fn_id, int) or isinstance(fn_id, bool):
+            bad.append(f"dependencies[{i}]")
+            continue
+        deps.append({"api_name": name[:200] if name else None, "id": fn_id, "batch": d.get("batch") is True})
+    if len(bad) > 5:
+        bad[5:] = [f"{len(bad) - 5} more"]
+    return {"version": version, "api_prefix": prefix or "", "protocol": protocol, "dependencies": deps}, bad
+
+
 def _int_or_float(v: float) -> int | float:
     return int(v) if float(v).is_integer() else round(v, 3)
 
@@ -96,11 +139,11 @@ class ZeroGpuProbe:
             return "the Space's hardware is unknown (the space probe gave no runtime)"
         hw = rt.get("hardware") if isinstance(rt.get("hardware"), dict) else {}
         flavor = hw.get("current") or hw.get("requested")
-        if flavor not in ZEROGPU_FLAVORS:
-            return f"not a ZeroGPU Space (hardware {flavor or 'none'})"
+        if not isinstance(flavor, str) or flavor not in ZEROGPU_FLAVORS:
+            return f"not a ZeroGPU Space (hardware {short_text(flavor or 'none', 64)})"
         sdk = (ctx.shared.get("space.info") or {}).get("sdk")
         if sdk and sdk != "gradio":
-            return f"ZeroGPU works only with the gradio SDK; this Space uses {sdk}"
+            return f"ZeroGPU works only with the gradio SDK; this Space uses {short_text(sdk, 64)}"
         if not ctx.shared.get("space.host"):
             return "the Hub API named no Space origin (host)"
         return None
@@ -116,7 +159,7 @@ class ZeroGpuProbe:
         quota = asyncio.ensure_future(self._quota(ctx, result, "before")) if ctx.http.token else None
         try:
             cfg = await self._config(ctx, result, host)
-            prefix = (cfg.get("api_prefix") or "") if cfg else ""
+            prefix = cfg["api_prefix"] if cfg else ""
             if cfg is not None:
                 await self._info(ctx, result, host, prefix)
             before = await quota if quota is not None else None
@@ -125,9 +168,10 @@ class ZeroGpuProbe:
                 quota.cancel()
         if ctx.http.token:
             if before:
-                result.fact("zerogpu.quota_base_s", before["base"])
+                if before["base"] is not None:
+                    result.fact("zerogpu.quota_base_s", before["base"])
                 result.fact("zerogpu.quota_current_s", before["current"])
-                if isinstance(before.get("runs_remaining"), int):
+                if "runs_remaining" in before:
                     result.fact("zerogpu.runs_remaining", before["runs_remaining"])
         else:
             result.detail["quota"] = {"note": "the quota endpoint needs a token; anonymous callers use the shared "
@@ -177,18 +221,21 @@ class ZeroGpuProbe:
         if not isinstance(cfg, dict):
             result.error = "/config is not a JSON object"
             return None
-        version = cfg.get("version")
-        if isinstance(version, str):
+        cfg, bad = config_fields(cfg)
+        if bad:
+            result.error = f"/config: unexpected type or value of {', '.join(bad)} (ignored)"
+        version = cfg["version"]
+        if version:
             result.fact("zerogpu.gradio_version", version)
-        if isinstance(cfg.get("api_prefix"), str):
+        if cfg["api_prefix"]:
             result.fact("zerogpu.api_prefix", cfg["api_prefix"])
-        deps = [d for d in cfg.get("dependencies") or [] if isinstance(d, dict)]
-        if any(d.get("batch") for d in deps):
+        deps = cfg["dependencies"]
+        if any(d["batch"] for d in deps):
             result.fact("zerogpu.batched", True)
         result.detail["gradio"] = {
-            "version": version, "api_prefix": cfg.get("api_prefix"), "protocol": cfg.get("protocol"),
-            "note": None if cfg.get("api_prefix") else "gradio 4.x: routes at the root (no api_prefix)",
-            "api_names": [d.get("api_name") for d in deps if d.get("api_name")],
+            "version": version, "api_prefix": cfg["api_prefix"] or None, "protocol": cfg["protocol"],
+            "note": None if cfg["api_prefix"] else "gradio 4.x: routes at the root (no api_prefix)",
+            "api_names": [d["api_name"] for d in deps if d["api_name"]][:MAX_ENDPOINTS],
         }
         return cfg
 
@@ -200,7 +247,13 @@ class ZeroGpuProbe:
             result.detail["info_error"] = str(e)
             return
         if isinstance(info, dict) and isinstance(info.get("named_endpoints"), dict):
-            result.fact("zerogpu.endpoints", sorted(str(k) for k in info["named_endpoints"]))
+            names = sorted(short_text(k, 200) for k in info["named_endpoints"])
+            result.fact("zerogpu.endpoints", names[:MAX_ENDPOINTS])
+            if len(names) > MAX_ENDPOINTS:
+                result.detail["endpoints_total"] = len(names)
+        elif res.status == 200:
+            result.detail["info_error"] = f"{prefix}/info: no named_endpoints object"
+            result.error = result.error or f"{prefix}/info: named_endpoints is not a JSON object (ignored)"
         else:
             result.detail["info_error"] = f"{prefix}/info answered {res.status}"
 
@@ -221,15 +274,17 @@ class ZeroGpuProbe:
             readings[when] = {"error": str(e)}
             result.error = result.error or f"quota ({when}): {e}"
             return None
-        if not isinstance(data, dict) or _num(data.get("current")) is None:
+        if not isinstance(data, dict) or _num(data.get("current")) is None or (
+                data.get("base") is not None and _num(data.get("base")) is None):
             readings[when] = {"error": "unexpected quota JSON"}
+            result.error = result.error or f"quota ({when}): current or base is not a number"
             return None
-        out = {"base": data.get("base"), "current": data.get("current"), "resetsAt": data.get("resetsAt"),
-               "overquotaUsed": data.get("overquotaUsed"), "at": _now_iso()}
+        out = {"base": data.get("base"), "current": data.get("current"), "resetsAt": _field(data.get("resetsAt")),
+               "overquotaUsed": _field(data.get("overquotaUsed")), "at": _now_iso()}
         runs = data.get("runs")
         if isinstance(runs, dict):
-            out["runs"] = runs
-            if isinstance(runs.get("remaining"), int):
+            out["runs"] = {str(k)[:64]: _field(v) for k, v in list(runs.items())[:10]}
+            if isinstance(runs.get("remaining"), int) and not isinstance(runs["remaining"], bool):
                 out["runs_remaining"] = runs["remaining"]
         readings[when] = out
         return out
@@ -239,16 +294,16 @@ class ZeroGpuProbe:
                     before: dict | None, started: float) -> None:
         opts = ctx.options
         api = opts.zerogpu_call.strip().lstrip("/")
-        deps = [d for d in cfg.get("dependencies") or [] if isinstance(d, dict)]
-        index = next((i for i, d in enumerate(deps) if str(d.get("api_name") or "").lstrip("/") == api), None)
-        if index is None:
-            names = ", ".join("/" + str(d["api_name"]).lstrip("/") for d in deps if d.get("api_name")) or "none"
+        deps = cfg["dependencies"]
+        dep = next((d for d in deps if (d["api_name"] or "").lstrip("/") == api), None)
+        if dep is None:
+            names = ", ".join("/" + d["api_name"].lstrip("/") for d in deps[:20] if d["api_name"]) or "none"
             result.status = "error"
-            result.error = f"--zerogpu-call {api}: the Space has no endpoint /{api} (named endpoints: {names})"
+            missing = f"--zerogpu-call {api}: the Space has no endpoint /{api} (named endpoints: {names})"
+            result.error = f"{result.error}; {missing}" if result.error else missing
             return
-        dep = deps[index]
-        fn_index = dep.get("id", index)
-        if dep.get("batch"):
+        fn_index = dep["id"]
+        if dep["batch"]:
             result.fact("zerogpu.batched", True)
         data = json.loads(opts.zerogpu_data) if opts.zerogpu_data else []
         if ctx.http.token:
@@ -265,7 +320,7 @@ class ZeroGpuProbe:
 
         def mark(event: str, **fields) -> dict:
             entry = {"t": round(time.monotonic() - t0, 3), "at": _now_iso(), "event": event,
-                     **{k: v for k, v in fields.items() if v is not None}}
+                     **{k: _field(v) for k, v in fields.items() if v is not None}}
             timeline.append(entry)
             return entry
 
@@ -282,6 +337,8 @@ class ZeroGpuProbe:
                 joined = res.json()
                 event_id = joined.get("event_id") if isinstance(joined, dict) else None
             except HttpFailure:
+                event_id = None
+            if not isinstance(event_id, str) or len(event_id) > 200:
                 event_id = None
         if not event_id:
             detail = res.body[:300].decode("utf-8", errors="replace")
@@ -413,26 +470,28 @@ class ZeroGpuProbe:
             mark(kind)
         elif kind == "process_completed":
             output = msg.get("output") if isinstance(msg.get("output"), dict) else {}
-            success = bool(msg.get("success"))
+            success = msg.get("success") is True
             title = msg.get("title") or output.get("title")
+            title = short_text(title, 200) if title else None
             error = output.get("error")
+            error = error if error is None or isinstance(error, str) else short_text(error)
             out["completed_mono"] = now
             out["completed"] = {"success": success, "title": title, "error": error,
-                                "duration": output.get("duration")}
+                                "duration": _field(output.get("duration"))}
             if not success:
                 out["texts"].append(f"{title or 'Error'}: {error if error is not None else ''}")
             mark("completed", success=success, title=title,
                  message=plain(error)[:500] if isinstance(error, str) else error)
         elif kind == "unexpected_error":
             out["completed_mono"] = now
-            out["completed"] = {"success": False, "title": None, "error": msg.get("message"), "unexpected": True}
+            out["completed"] = {"success": False, "title": None, "error": _field(msg.get("message")), "unexpected": True}
             mark("unexpected_error", message=msg.get("message"), session_not_found=msg.get("session_not_found"))
             return True
         elif kind == "close_stream":
             mark("close_stream")
             return True
         else:
-            mark(str(kind))
+            mark(short_text(kind, 64))
         return False
 
     async def _read_run_log(self, ctx: ProbeContext, result: ProbeResult, host: str, call: dict, wall0: float,

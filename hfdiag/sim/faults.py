@@ -151,7 +151,7 @@ async def apply(sim: SimState, fault: dict, scope, receive, send, handler) -> No
     if kind == "status":
         st = int(fault.get("status", 500))
         await _simple(send, st, fault.get("body", json.dumps({"error": f"simulated {st}"})).encode(),
-                      "application/json")
+                      str(fault.get("ctype", "application/json")))
         return
     if kind == "sse_keepalive":
         await send({"type": "http.response.start", "status": 200,

@@ -4,6 +4,7 @@ simulator with faults, measure its wall time, and keep what the simulator saw. L
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,9 @@ BASE_TIMEOUT = 30.0  # fault-free runs end by themselves (logs drained); the tim
 WORKERS = 4  # fault runs in flight at once (each is mostly waiting on a socket)
 TIMED_CLI = str(Path(ROOT) / "bench" / "_phases.py")  # the CLI with its probing phase timed (check_many_s)
 AFTER_CHECK_S = 2.0  # rendering and exit after the probing phase, whatever the report holds
+# facts that differ between two fault-free runs (timings, ports, the run log's growing access lines)
+VOLATILE = re.compile(r"(latency|_age_s$|_ms|\.host$|^run_log\.lines$|^route\.replicas$|^dns\.resolver$|"
+                      r"^transfer\.(throughput|elapsed|duration|first_byte))")
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
 

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from .conftest import AFTER_CHECK_S, Case
+from .conftest import AFTER_CHECK_S, VOLATILE, Case
 
 GRADIO, ZERO = "healthy-gradio", "healthy-zerogpu"
 TRANSFER_ARGS = ("--transfer-file", "simuser/sim-model:model.safetensors")  # a Xet file: resolve, CAS, bytes
@@ -85,9 +85,6 @@ DEPENDENTS = {
 }
 # facts one probe records about another probe's work: they belong to that probe
 OWNER_OF_FACT = {"route.nonce_in_run_log": "route"}
-# facts that differ between two fault-free runs (timings, ports, the run log's growing access lines)
-VOLATILE = re.compile(r"(latency|_age_s$|_ms|\.host$|^run_log\.lines$|^route\.replicas$|^dns\.resolver$|"
-                      r"^transfer\.(throughput|elapsed|duration|first_byte))")
 # buckets a fault on this endpoint may name with high confidence (the fault really is at that boundary)
 RIGHT_BUCKETS = {"route": {("proxy", "request.")}}
 
