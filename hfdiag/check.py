@@ -104,18 +104,13 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
     extra_facts = _post_facts(results)
     facts.update(extra_facts)
     no_evidence = _no_evidence_reason(space_id, results, facts, bool(options.token))
-    from hfdiag.coverage import coverage, not_exercised_note
     from hfdiag.engine.verdict import diagnose
     from hfdiag.report import build_report
 
     if isinstance(kb, LazyKnowledge):
         kb = kb.get()
     diagnosis = diagnose(kb, facts, no_evidence_reason=no_evidence)
-    rows = coverage(facts)
-    if diagnosis.verdict.bucket == "healthy" and not_exercised_note(rows):
-        diagnosis.verdict.summary += " " + not_exercised_note(rows)
-    report = build_report(diagnosis, mode="check", target=space_id, redactor=redactor, probes=results,
-                          extra={"coverage": rows})
+    report = build_report(diagnosis, mode="check", target=space_id, redactor=redactor, probes=results)
     return CheckResult(space_id, results, report, redactor, extra_facts, bool(ctx.shared.get("_interrupted")),
                        http.requests_sent)
 

@@ -82,14 +82,20 @@ def test_a_misspelled_space_gets_its_own_verdict_line():
     assert "not visible without a token (401)" in json.loads(anon.stdout)["verdict"]["summary"]
 
 
-def test_healthy_says_which_chains_it_did_not_exercise(validate_report):
-    proc = run_cli("check", "--sim", "healthy-zerogpu", "--quiet", "--format", "json", "--timeout", "20")
-    report = validate_report(json.loads(proc.stdout))
-    assert report["verdict"]["bucket"] == "healthy" and proc.returncode == 0
-    assert "ZeroGPU queue not exercised: add --zerogpu-call API" in report["verdict"]["summary"]
-    assert "--transfer-file" in report["verdict"]["summary"]
-    rows = {r["chain"]: r for r in report["coverage"]}
-    assert rows["request"]["exercised"] and not rows["zerogpu"]["exercised"] and not rows["transfer"]["exercised"]
+def test_healthy_says_which_chains_it_did_not_exercise(validate_report, tmp_path):
+    bundle = tmp_path / "zero.json"
+    proc = run_cli("check", "--sim", "healthy-zerogpu", "--quiet", "--format", "json", "--timeout", "20",
+                   "--bundle", str(bundle))
+    live = validate_report(json.loads(proc.stdout))
+    replayed = validate_report(json.loads(run_cli("explain", str(bundle), "--format", "json").stdout))
+    for report in (live, replayed):  # the replay of the bundle says what the live check said
+        assert report["verdict"]["bucket"] == "healthy"
+        assert "ZeroGPU queue not exercised: add --zerogpu-call API" in report["verdict"]["summary"]
+        assert "--transfer-file" in report["verdict"]["summary"]
+        rows = {r["chain"]: r for r in report["coverage"]}
+        assert rows["request"]["exercised"] and not rows["zerogpu"]["exercised"] and not rows["transfer"]["exercised"]
+    assert proc.returncode == 0
+    assert replayed["verdict"]["summary"] == live["verdict"]["summary"]
     called = run_cli("check", "--sim", "healthy-zerogpu", "--zerogpu-call", "predict", "--zerogpu-data", '["hi"]',
                      "--quiet", "--format", "json", "--timeout", "20")
     rows = {r["chain"]: r for r in json.loads(called.stdout)["coverage"]}
