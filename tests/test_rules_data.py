@@ -76,7 +76,7 @@ def test_every_platform_rule_names_its_counter_evidence(tmp_path):
             assert "vetoed" in {t["expect"] for t in r.tests}, r.id
     documented = ROOT.joinpath("docs/architecture.md").read_text().split("`no_veto_because`")[1].split("\n\n")[0]
     assert exempt == set(re.findall(r"HFD-[A-Z]+-\d{3}", documented))
-    assert len(exempt) * 10 < len(platform)  # exemptions stay rare
+    assert len(exempt) * 8 < len(platform)  # exemptions stay rare
 
     rules = tmp_path / "rules"
     for name in ("facts.yaml", "chains.yaml", "precedence.yaml", "derived.yaml", "signatures.yaml", "cues.yaml"):
