@@ -108,16 +108,12 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
     extra_facts = _post_facts(results)
     facts.update(extra_facts)
     no_evidence = _no_evidence_reason(space_id, results, facts, bool(options.token))
-    from hfdiag.coverage import coverage, not_exercised_note
     from hfdiag.engine.verdict import diagnose
     from hfdiag.report import build_report
 
     if isinstance(kb, LazyKnowledge):
         kb = kb.get()
     diagnosis = diagnose(kb, facts, no_evidence_reason=no_evidence)
-    rows = coverage(facts)
-    if diagnosis.verdict.bucket == "healthy" and not_exercised_note(rows):
-        diagnosis.verdict.summary += " " + not_exercised_note(rows)
     if diagnosis.verdict.bucket == "healthy" and facts.get("logs.not_read_healthy"):
         # what only the logs show (the nonce, an outbound failure the app logs) was not looked at: not confident
         diagnosis.verdict.confidence = "low"
@@ -125,8 +121,7 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
                                       f"route shows a problem): `hfdiag check {space_id}` reads them.")
         diagnosis.verdict.raise_confidence.append(
             f"read the logs: `hfdiag check {space_id}` (or `scan --read-logs always`)")
-    report = build_report(diagnosis, mode="check", target=space_id, redactor=redactor, probes=results,
-                          extra={"coverage": rows})
+    report = build_report(diagnosis, mode="check", target=space_id, redactor=redactor, probes=results)
     return CheckResult(space_id, results, report, redactor, extra_facts, bool(ctx.shared.get("_interrupted")),
                        http.requests_sent)
 

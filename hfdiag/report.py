@@ -40,12 +40,27 @@ def build_report(
     }
     if diagnosis.cues is not None:
         report["cues"] = diagnosis.cues.to_dict()
+    _add_coverage(report, facts)
     if extra:
         report.update(extra)
     redactor.allow(own_texts(f.rule for f in diagnosis.findings))  # templates, before values were filled in
     report = redactor.obj(report)
     report["redaction"] = {"summary": redactor.summary(), "counts": dict(sorted(redactor.counts.items()))}
     return report
+
+
+def _add_coverage(report: dict, facts) -> None:
+    """A Space's report says which chains its evidence exercised; a healthy verdict names the gaps in its own
+    line. Built from the facts, so a replayed bundle (`hfdiag explain BUNDLE`) says the same as the live check."""
+    from hfdiag.coverage import coverage, not_exercised_note
+
+    rows = coverage(facts)
+    if not rows:
+        return
+    report["coverage"] = rows
+    note = not_exercised_note(rows)
+    if note and report["verdict"]["bucket"] == "healthy":
+        report["verdict"]["summary"] += " " + note
 
 
 def _render(template: str, facts) -> str:

@@ -71,3 +71,35 @@ def test_rules_read_the_same_without_libyaml():
         pure = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - a safe loader
         if hasattr(yaml, "CSafeLoader"):
             assert yaml.load(text, Loader=yaml.CSafeLoader) == pure, path  # noqa: S506 - a safe loader
+
+def test_every_platform_rule_names_its_counter_evidence(tmp_path):
+    """Each platform rule has a veto with a `vetoed` test, or a `no_veto_because` listed in docs/architecture.md;
+    `hfdiag rules lint` fails on a platform rule with neither."""
+    import re
+
+    from conftest import ROOT, run_cli
+
+    kb = load_knowledge()
+    platform = [r for r in kb.rules if r.bucket not in ("app", "healthy")]
+    exempt = {r.id for r in platform if not r.vetoes}
+    for r in platform:
+        if r.vetoes:
+            assert "vetoed" in {t["expect"] for t in r.tests}, r.id
+    documented = ROOT.joinpath("docs/architecture.md").read_text().split("`no_veto_because`")[1].split("\n\n")[0]
+    assert exempt == set(re.findall(r"HFD-[A-Z]+-\d{3}", documented))
+    assert len(exempt) * 8 < len(platform)  # exemptions stay rare
+
+    rules = tmp_path / "rules"
+    for name in ("facts.yaml", "chains.yaml", "precedence.yaml", "derived.yaml", "signatures.yaml", "cues.yaml"):
+        (rules / name).parent.mkdir(parents=True, exist_ok=True)
+        (rules / name).write_text((default_rules_dir() / name).read_text())
+    src = (default_rules_dir() / "proxy" / "HFD-PRX-005.yaml").read_text()
+    bare = src.split("vetoes:")[0] + "because:" + src.split("\nbecause:", 1)[1]
+    bare = bare.split("- name: counter-evidence holds")[0]
+    (rules / "proxy").mkdir()
+    (rules / "proxy" / "HFD-PRX-005.yaml").write_text(bare)
+    lint = run_cli("rules", "lint", "--rules-dir", str(rules))
+    assert lint.returncode == 1 and "a platform rule needs vetoes" in lint.stderr
+    (rules / "proxy" / "HFD-PRX-005.yaml").write_text(bare.replace("because:", "no_veto_because: none seen.\nbecause:", 1))
+    lint = run_cli("rules", "lint", "--rules-dir", str(rules))
+    assert lint.returncode == 0, lint.stderr

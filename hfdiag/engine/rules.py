@@ -20,8 +20,10 @@ EXPECTS = ("match", "no_match", "inconclusive", "vetoed")
 _REQUIRED_EXPECTS = {"match", "no_match", "inconclusive"}
 _RULE_KEYS = {
     "id", "bucket", "title", "severity", "confidence", "knowledge", "chain", "hop", "when", "because",
-    "next_steps", "references", "tests", "description", "vetoes",
+    "next_steps", "references", "tests", "description", "vetoes", "no_veto_because",
 }
+# Buckets whose rules tell no platform story, so they need no counter-evidence (docs/architecture.md).
+_NO_VETO_BUCKETS = ("app", "healthy")
 _TEMPLATE_RX = re.compile(r"\{([A-Za-z0-9_.]+)(?::%)?\}")
 
 
@@ -196,6 +198,20 @@ def lint_rule_data(data: Any, path: Path, known_fact=None, chains: dict | None =
     return errs
 
 
+def lint_veto_presence(data: dict, p: str) -> list[str]:
+    """A platform rule names the observation that contradicts it, or says in `no_veto_because` why none exists.
+    Part of `hfdiag rules lint` (the shipped rules must pass it); loading a --rules-dir does not demand it."""
+    bucket = data.get("bucket")
+    exempt = data.get("no_veto_because")
+    if exempt is not None and (not isinstance(exempt, str) or not exempt.strip()):
+        return [f"{p}: no_veto_because must be a sentence saying why no observation contradicts the rule"]
+    if exempt and data.get("vetoes"):
+        return [f"{p}: a rule has either vetoes or no_veto_because, not both"]
+    if bucket in BUCKETS and bucket not in _NO_VETO_BUCKETS and not data.get("vetoes") and not exempt:
+        return [f"{p}: a platform rule needs vetoes (the observation that contradicts it) or no_veto_because"]
+    return []
+
+
 def _lint_vetoes(vetoes: Any, p: str, known_fact) -> list[str]:
     if vetoes is None:
         return []
@@ -270,6 +286,8 @@ def lint_dir(rules_dir: Path, known_fact=None, chains: dict | None = None) -> li
             problems.append(str(e))
             continue
         problems += lint_rule_data(data, path, known_fact, chains)
+        if isinstance(data, dict):
+            problems += lint_veto_presence(data, str(path))
         rid = data.get("id") if isinstance(data, dict) else None
         if isinstance(rid, str):
             if rid in ids:

@@ -28,6 +28,8 @@ BUILD_ERROR = re.compile(r"(?i)(--> ERROR:|did not complete successfully: exit c
 LISTENING = re.compile(r"(?i)(Uvicorn running on|Running on local URL|Application startup complete|"
                        r"You can now view your Streamlit app|Listening on|\* Running on http)")
 TRACEBACK = re.compile(r"^Traceback \(most recent call last\):")
+# facts about one ZeroGPU call, which the zerogpu probe observes for its own call (--zerogpu-call)
+OWN_CALL_KEYS = ("zerogpu.function_entered", "zerogpu.acquired", "zerogpu.completed_ok")
 MARKER = re.compile(r"hfdiag-marker (\{.*\})\s*$")
 MAX_LINE = 4096
 # Stages in which no container serves: the route request cannot reach one in time (a sleeping Space takes far
@@ -469,6 +471,10 @@ class LogsProbe:
                 result.replace_fact(f.key, f.value)
         if scan.cue_hits:  # the text cues of `explain`, recorded as evidence (the rules decide a live check)
             result.fact(f"{prefix}.cues", sorted(scan.cue_hits))
+        if prefix == "run_log" and ctx.options.zerogpu_call:
+            # the zerogpu probe decides these for its own call: another visitor's gpu.enter / "acquired a GPU"
+            # in the run log says nothing about it (and would veto a quota refusal that is real)
+            result.facts = [x for x in result.facts if x.key not in OWN_CALL_KEYS]
         if prefix == "run_log" and ctx.shared.get("logs.egress_markers"):  # markers are exact: they win over text
             from hfdiag.egress import facts_from_markers
 
