@@ -44,6 +44,9 @@ MEDIUM_SCORE = 5.0  # medium confidence needs this much support and twice the ru
 # A platform rule below high confidence gives way when the text as a whole points elsewhere this strongly.
 OUTWEIGH_SCORE = 5.0
 OUTWEIGH_MARGIN = 3.0
+# A low-confidence rule says itself that it rests on little: a smaller, still clear lead of the text outweighs it.
+OUTWEIGH_LOW_SCORE = 3.0
+OUTWEIGH_LOW_MARGIN = 2.0
 
 
 def expand(pattern: str) -> str:

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 
 from hfdiag.engine import conditions
 from hfdiag.engine.chains import ChainState, evaluate_chains
-from hfdiag.engine.cues import OUTWEIGH_MARGIN, OUTWEIGH_SCORE, CueHit, CueTally, decide
+from hfdiag.engine.cues import (
+    OUTWEIGH_LOW_MARGIN,
+    OUTWEIGH_LOW_SCORE,
+    OUTWEIGH_MARGIN,
+    OUTWEIGH_SCORE,
+    CueHit,
+    CueTally,
+    decide,
+)
 from hfdiag.engine.knowledge import KnowledgeBase
 from hfdiag.engine.rules import RuleOutcome, evaluate_rule
 from hfdiag.evidence.model import Fact, FactSet
@@ -234,10 +242,13 @@ def _outweighed(verdict: Verdict, tally: CueTally) -> bool:
     decision = decide(tally)
     if decision.bucket is None or decision.bucket == verdict.bucket:
         return False
-    if decision.bucket.startswith("zerogpu-") and verdict.bucket.startswith("zerogpu-"):
-        return False  # the three ZeroGPU buckets share one surface (the quota message); the rule reads the details
+    if decision.bucket == "zerogpu-quota" and verdict.bucket.startswith("zerogpu-"):
+        return False  # the quota message is the surface all three ZeroGPU buckets share; the rule reads its details
     best = tally.scores.get(decision.bucket, 0.0)
-    return best >= OUTWEIGH_SCORE and best - max(tally.scores.get(verdict.bucket, 0.0), 0.0) >= OUTWEIGH_MARGIN
+    lead = best - max(tally.scores.get(verdict.bucket, 0.0), 0.0)
+    if verdict.confidence == "low":
+        return best >= OUTWEIGH_LOW_SCORE and lead >= OUTWEIGH_LOW_MARGIN
+    return best >= OUTWEIGH_SCORE and lead >= OUTWEIGH_MARGIN
 
 
 def _from_cues(kb: KnowledgeBase, tally: CueTally, fallback: Verdict, near: list[Finding],
