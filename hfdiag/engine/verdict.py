@@ -209,6 +209,7 @@ def diagnose(kb: KnowledgeBase, facts: FactSet, no_evidence_reason: str | None =
     elif winner is not None:  # healthy
         verdict = Verdict("healthy", winner.rule.confidence, winner.rule.knowledge, winner.rule.id,
                           f"{winner.rule.title}: {winner.because}")
+        _caveat_healthy(verdict, ordered, vetoed_findings(kb, facts, outcomes), facts)
     else:
         verdict = Verdict(
             "inconclusive", "low", None, None,
@@ -223,6 +224,37 @@ def diagnose(kb: KnowledgeBase, facts: FactSet, no_evidence_reason: str | None =
         elif _outweighed(verdict, tally):
             verdict = _from_cues(kb, tally, verdict, near, chains, outweighed=verdict)
     return Diagnosis(verdict, findings, chains, facts, tally)
+
+
+def _caveat_healthy(verdict: Verdict, ordered: list[Finding], vetoed: list[Finding], facts: FactSet) -> None:
+    """`healthy` speaks for the chains its healthy findings cover. Evidence set aside elsewhere was not disproved
+    there: a platform finding vetoed on a chain no healthy finding covers (its counter-evidence came from another
+    chain), or ZeroGPU call outcomes in the run log that may be other visitors' (hfdiag/attribution.py). Either
+    keeps the verdict at low confidence, named in its line with what would settle it (docs/architecture.md,
+    "Evidence strength")."""
+    covered = {f.rule.chain for f in ordered if f.rule.bucket == "healthy" and f.outcome.status == "match"}
+    aside = [f for f in vetoed if f.rule.bucket not in ("healthy", "app") and f.rule.knowledge != "background"
+             and f.rule.chain not in covered]
+    notes, settle = [], []
+    for f in aside[:2]:
+        why = (f.outcome.vetoed_because or "").split(": ")[0].rstrip(".")
+        decider = _DECIDERS.get(f.rule.bucket, f"evidence on the {f.rule.chain} chain")
+        notes.append(f"{f.rule.id} ({f.rule.bucket}, on the {f.rule.chain or 'no'} chain) matched but was vetoed "
+                     f"({why}); what would settle it: {decider}")
+        settle.append(decider)
+    visitors = facts.get("zerogpu.visitor_evidence")
+    if visitors:
+        notes.append("the run log shows ZeroGPU call outcomes without this check's identity ("
+                     + ", ".join(str(v) for v in visitors[:3]) + "), possibly other visitors' calls; what would "
+                     f"settle it: {_DECIDERS['zerogpu-settlement']}")
+        settle.append(_DECIDERS["zerogpu-settlement"])
+    if not notes:
+        return
+    verdict.confidence = "low"
+    verdict.summary += " Set aside, not settled: " + "; ".join(notes) + "."
+    for s in settle:
+        if s not in verdict.raise_confidence:
+            verdict.raise_confidence.append(s)
 
 
 def _outweighed(verdict: Verdict, tally: CueTally) -> bool:
