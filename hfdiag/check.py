@@ -102,6 +102,9 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
         if watcher:
             watcher.cancel()
         await http.aclose()
+    from hfdiag.attribution import set_aside_visitor_calls
+
+    set_aside_visitor_calls(results)  # another visitor's ZeroGPU call in the run log is not this check's
     facts = FactSet()
     for r in results:
         facts.update(r.facts)
