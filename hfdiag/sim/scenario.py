@@ -356,7 +356,7 @@ def _validate_faults(faults: dict, where: str) -> None:
 def _check_expect(exp: Any, where: str) -> dict:
     if not isinstance(exp, dict):
         raise ScenarioError(f"{where}: expect must be a mapping")
-    extra = set(exp) - {"bucket", "first_missing_hop", "knowledge", "confidence_at_most", "exit"}
+    extra = set(exp) - {"bucket", "first_missing_hop", "knowledge", "confidence_at_most", "exit", "says"}
     if extra:
         raise ScenarioError(f"{where}: unknown expect key(s) {sorted(extra)}")
     if exp.get("bucket") not in BUCKETS:
@@ -374,8 +374,11 @@ def _check_expect(exp: Any, where: str) -> dict:
     code = exp.get("exit")  # required of shipped scenarios (tests/e2e/test_check_scenarios.py); optional in ad-hoc ones
     if code is not None and code not in EXIT_CODES:
         raise ScenarioError(f"{where}: expect.exit must be one of {EXIT_CODES} (docs/ci.md), got {code!r}")
+    says = exp.get("says") or []  # phrases the verdict line must carry (the host, the step, the hint)
+    if not isinstance(says, list) or not all(isinstance(x, str) and x for x in says):
+        raise ScenarioError(f"{where}: expect.says must be a list of phrases")
     return {"bucket": exp["bucket"], "first_missing_hop": hop, "knowledge": exp.get("knowledge"),
-            "confidence_at_most": ceiling, "exit": code}
+            "confidence_at_most": ceiling, "exit": code, "says": says}
 
 
 def parse_scenario(data: Any, source: str = "<data>") -> Scenario:

@@ -1,7 +1,7 @@
 """`hfdiag check --sim SCENARIO` through the real CLI: every scenario, run with exactly the command
 `hfdiag sim --list` prints for it (caller role, --zerogpu-call, --transfer-file, --settle-wait, --fail-on
 included), gets the scenario's bucket, first missing hop and knowledge, no more confidence than the scenario
-allows, and the scenario's exit status. The expectations live in the scenario files, none in this test."""
+allows, the scenario's exit status and the phrases its verdict line must say. The expectations live in the scenario files, none in this test."""
 
 import json
 import shlex
@@ -63,6 +63,8 @@ def test_every_scenario_reproduces_with_its_listed_command(scenario, reproduced,
     # a confident wrong verdict is worse than a modest one: the scenario says how sure its evidence allows
     assert CONFIDENCE.index(v["confidence"]) <= CONFIDENCE.index(exp["confidence_at_most"]), v
     assert proc.returncode == exp["exit"], (v, proc.stderr)
+    for phrase in exp["says"]:  # what the user must be told: the host, the stalled step, the missing flag
+        assert phrase in v["summary"], (phrase, v["summary"])
 
 
 LOG_DEPENDENT = [s for s in SCENARIOS if s.name in ("builder-empty-build-log", "proxy-edge-503-app-alive")]
