@@ -261,3 +261,36 @@ def test_outside_a_zerogpu_space_a_zerogpu_message_in_the_run_log_is_the_spaces_
     space.facts = [Fact("space.zerogpu", True, "probe:space")]
     set_aside_visitor_calls([space, logs])
     assert [(f.key, f.value) for f in logs.facts] == [("zerogpu.visitor_evidence", ["error_kind=quota_exceeded"])]
+
+
+def test_file_descriptors_running_out_under_load_never_yield_another_boundary():
+    """`ulimit -n` too small for 30 Spaces checked at once: sockets, log streams and DNS queries fail with EMFILE.
+    The run still ends with one report per Space (no internal error), and each verdict is the one the Space gets
+    with descriptors to spare, or inconclusive: never egress, never a DNS fault read as SERVFAIL."""
+    import resource
+
+    from hfdiag.sim import Simulator
+
+    def run(sim, spaces, limit):
+        def cap():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        proc = subprocess.run(
+            [sys.executable, "-m", "hfdiag", "check", *spaces, "--endpoint", sim.endpoint, "--dns-server",
+             sim.dns_server, "--status-url", sim.status_url, "--concurrency", "30", "--format", "json", "--quiet"],
+            capture_output=True, text=True, env=cli_env(HF_TOKEN=sim.tokens["owner"]), cwd=ROOT, timeout=600,
+            preexec_fn=cap)
+        assert proc.returncode in (0, 1, 3) and "Traceback" not in proc.stderr, proc.stderr[-600:]
+        reports = [json.loads(line) for line in proc.stdout.splitlines()]
+        assert [r["target"] for r in reports] == spaces
+        return reports
+
+    with Simulator("fleet", overrides={"fleet.count": 30, "hub.rate_limit": 1_000_000}) as sim:
+        spaces = [s for s in sim.space_ids if s.startswith("fleetuser/space-")]
+        spare = {r["target"]: r["verdict"]["bucket"] for r in run(sim, spaces, 4096)}
+        starved = run(sim, spaces, 64)
+    assert "egress" not in spare.values()
+    for r in starved:
+        assert r["verdict"]["bucket"] in (spare[r["target"]], "inconclusive"), (r["target"], r["verdict"])
+        outcomes = {f["value"] for f in r["facts"] if f["key"].startswith("dns.outcome.")}
+        assert "servfail" not in outcomes, outcomes
+    assert any(r["verdict"]["bucket"] == "inconclusive" for r in starved)  # the limit did bite
