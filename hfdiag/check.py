@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from hfdiag.attribution import set_aside_visitor_calls
 from hfdiag.engine.lazy_knowledge import LazyKnowledge
 from hfdiag.errors import UsageError
 from hfdiag.evidence.model import Fact, FactSet, ProbeResult
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from hfdiag.evidence.bundle import Bundle
 
 # What diagnosis and reporting need once the probes end: imported while the first requests are in flight.
-_AFTER_PROBES = ("hfdiag.engine.verdict", "hfdiag.report")
+_AFTER_PROBES = ("hfdiag.engine.verdict", "hfdiag.report", "hfdiag.coverage")
 
 SPACE_ID_RX = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
 
@@ -102,6 +103,7 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
         if watcher:
             watcher.cancel()
         await http.aclose()
+    set_aside_visitor_calls(results)  # another visitor's ZeroGPU call in the run log is not this check's
     facts = FactSet()
     for r in results:
         facts.update(r.facts)
@@ -170,6 +172,13 @@ async def check_many(space_ids: list[str], options: CheckOptions, kb: KnowledgeB
     """Check several Spaces concurrently under a bound; results come back in input order. `first_wave`: jobs
     run once, while the first Space's first requests are in flight (see ProbeContext.warmups)."""
     pending = list(first_wave)
+    if len(space_ids) > 1:
+        # Many Spaces at once can use up the file descriptors (ulimit -n) while their requests are in flight; a
+        # module first imported then would fail the whole run. One Space keeps the overlap of warm-up and I/O.
+        for module in _AFTER_PROBES:
+            import_module(module)
+        if isinstance(kb, LazyKnowledge):
+            kb.get()
     sem = asyncio.Semaphore(max(1, concurrency))
     interrupted = asyncio.Event()
     loop = asyncio.get_running_loop()

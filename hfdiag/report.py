@@ -79,6 +79,9 @@ def first_sentence(report: dict) -> str:
         if v.get("last_seen_hop"):
             where += f" (last seen: {v['last_seen_hop']})"
     if bucket == "healthy":
+        if v.get("confidence") == "low":  # evidence was set aside (engine/verdict.py, _caveat_healthy)
+            return (f"healthy (low confidence): every hop checked has evidence ({v.get('rule') or 'no finding'}), "
+                    "but evidence elsewhere was set aside, not settled.")
         return f"healthy: every hop checked has evidence ({v.get('rule') or 'no finding'})."
     if bucket == "inconclusive":
         return f"inconclusive{where}: {v['summary']}"

@@ -217,6 +217,7 @@ def diagnose(kb: KnowledgeBase, facts: FactSet, no_evidence_reason: str | None =
     elif winner is not None:  # healthy
         verdict = Verdict("healthy", winner.rule.confidence, winner.rule.knowledge, winner.rule.id,
                           f"{winner.rule.title}: {winner.because}")
+        verdict = _caveat_healthy(verdict, ordered, vetoed_findings(kb, facts, outcomes), facts, chains)
     else:
         verdict = Verdict(
             "inconclusive", "low", None, None,
@@ -231,6 +232,60 @@ def diagnose(kb: KnowledgeBase, facts: FactSet, no_evidence_reason: str | None =
         elif _outweighed(verdict, tally):
             verdict = _from_cues(kb, tally, verdict, near, chains, outweighed=verdict)
     return Diagnosis(verdict, findings, chains, facts, tally)
+
+
+# What would exercise or settle a chain that a healthy finding does not cover.
+_CHAIN_DECIDER = {"build": "builder", "request": "proxy", "zerogpu": "zerogpu-settlement", "transfer": "transfer",
+                  "egress": "egress"}
+
+
+def _caveat_healthy(verdict: Verdict, ordered: list[Finding], vetoed: list[Finding], facts: FactSet,
+                    chains: list[ChainState]) -> Verdict:
+    """`healthy` speaks for the chains its healthy findings cover. Evidence set aside elsewhere was not disproved
+    there: a platform finding vetoed on a chain no healthy finding covers (its counter-evidence came from another
+    chain), or ZeroGPU call outcomes in the run log that may be other visitors' (hfdiag/attribution.py). Either
+    keeps the verdict at low confidence, named in its line with what would settle it. Evidence that stops on such
+    a chain with no finding at all to explain it (a ZeroGPU call whose queue/join failed) is stronger: the verdict
+    is inconclusive at that hop (docs/architecture.md, "Evidence strength")."""
+    covered = {f.rule.chain for f in ordered if f.rule.bucket == "healthy" and f.outcome.status == "match"}
+    aside = [f for f in vetoed if f.rule.bucket not in ("healthy", "app") and f.rule.knowledge != "background"
+             and f.rule.chain not in covered]
+    told = covered | {f.rule.chain for f in aside}
+    broken = next((c for c in chains if c.name not in told and c.first_without is not None
+                   and any(h.status == "missing" for h in c.hops)), None)
+    if broken is not None:
+        hop = broken.first_without
+        last = broken.last_seen
+        decider = _DECIDERS.get(_CHAIN_DECIDER.get(broken.name, ""), "the probe errors in the report")
+        return Verdict(
+            "inconclusive", "low", None, None,
+            f"{verdict.summary} But the {broken.title} chain stops at {broken.name}.{hop.id} ({hop.label}) and no "
+            f"rule names that boundary, so the Space is not shown healthy (the probe errors in the report say what "
+            f"was answered). What would settle it: {decider}.",
+            first_missing_hop=f"{broken.name}.{hop.id}",
+            last_seen_hop=f"{broken.name}.{last.id}" if last is not None else None,
+            raise_confidence=[decider])
+    notes, settle = [], []
+    for f in aside[:2]:
+        why = (f.outcome.vetoed_because or "").split(": ")[0].rstrip(".")
+        decider = _DECIDERS.get(f.rule.bucket, f"evidence on the {f.rule.chain} chain")
+        notes.append(f"{f.rule.id} ({f.rule.bucket}, on the {f.rule.chain or 'no'} chain) matched but was vetoed "
+                     f"({why}); what would settle it: {decider}")
+        settle.append(decider)
+    visitors = facts.get("zerogpu.visitor_evidence")
+    if visitors:
+        notes.append("the run log shows ZeroGPU call outcomes without this check's identity ("
+                     + ", ".join(str(v) for v in visitors[:3]) + "), possibly other visitors' calls; what would "
+                     f"settle it: {_DECIDERS['zerogpu-settlement']}")
+        settle.append(_DECIDERS["zerogpu-settlement"])
+    if not notes:
+        return verdict
+    verdict.confidence = "low"
+    verdict.summary += " Set aside, not settled: " + "; ".join(notes) + "."
+    for s in settle:
+        if s not in verdict.raise_confidence:
+            verdict.raise_confidence.append(s)
+    return verdict
 
 
 def _outweighed(verdict: Verdict, tally: CueTally) -> bool:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from .gradio_app import AppError500, GradioApp, exception_lines
 from .logs import marker
 from .state import alnum, fake_jwt
+from .visitors import visitor_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     from .state import SimState, SpaceState
@@ -141,6 +142,8 @@ async def _proxy(sim: SimState, space: SpaceState, scope, receive, send, role: s
 
     request = Request(inner, receive)
     nonce = parse_qs(qs).get("hfdiag_nonce", [None])[0]
+    if nonce and space.knob("app.other_visitors"):
+        space.run_log.extend(visitor_lines(sim, space))  # inside any time window of this check
     if nonce and space.knob("app.request_markers"):
         space.run_log.append(marker("request", nonce=nonce, path=scope["path"]))
     redirect = space.knob("app.redirect_to")

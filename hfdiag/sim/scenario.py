@@ -27,6 +27,8 @@ HOPS = {
     "egress": ["dns", "tcp_connect", "tls", "http_answer"],
 }
 KNOWLEDGE = ("explained", "suspicious", "background", None)
+CONFIDENCES = ("low", "medium", "high")  # expect.confidence_at_most: the verdict's confidence may not exceed it
+EXIT_CODES = (0, 1, 3)  # expect.exit of the listed command: nothing failing, a failing finding, inconclusive
 
 
 class ScenarioError(ValueError):
@@ -93,6 +95,15 @@ def _choice(*options):
     return check
 
 
+VISITOR_OUTCOMES = ("success", "gpu_aborted", "quota_exceeded", "worker_error")  # knob app.other_visitors
+
+
+def _visitors(v):
+    if not isinstance(v, list) or any(o not in VISITOR_OUTCOMES for o in v):
+        raise TypeError("a list of " + ", ".join(VISITOR_OUTCOMES))
+    return v
+
+
 def _str_or_list(v):
     if isinstance(v, str) or isinstance(v, list):
         return v
@@ -147,6 +158,9 @@ KNOBS: dict[str, tuple[Any, Any, str]] = {
     "app.access_log": (True, _bool, "container writes a uvicorn access line per request to the run log"),
     "app.redirect_to": (None, _opt_str, "the app answers / with a 302 to this URL (e.g. a login page on another "
                         "host); the edge adds its x-proxied-* headers as for any app answer"),
+    "app.other_visitors": ([], _visitors, "other visitors' calls on a public Space (success, gpu_aborted, "
+                           "quota_exceeded, worker_error): their run-log lines (queue/join access line, gpu markers, the "
+                           "error they got) are written right before each hfdiag request reaches the app"),
     # gradio
     "gradio.version": ("5.49.1", _str, "gradio version: 4.x has no api_prefix; >=6.13 sends error dicts on /call"),
     "gradio.heartbeat_s": (15.0, _num, "heartbeat interval on queue/data and /call streams"),
@@ -342,7 +356,7 @@ def _validate_faults(faults: dict, where: str) -> None:
 def _check_expect(exp: Any, where: str) -> dict:
     if not isinstance(exp, dict):
         raise ScenarioError(f"{where}: expect must be a mapping")
-    extra = set(exp) - {"bucket", "first_missing_hop", "knowledge"}
+    extra = set(exp) - {"bucket", "first_missing_hop", "knowledge", "confidence_at_most", "exit", "says"}
     if extra:
         raise ScenarioError(f"{where}: unknown expect key(s) {sorted(extra)}")
     if exp.get("bucket") not in BUCKETS:
@@ -354,7 +368,17 @@ def _check_expect(exp: Any, where: str) -> dict:
             raise ScenarioError(f"{where}: expect.first_missing_hop {hop!r} is not a chain.hop from docs/architecture.md")
     if exp.get("knowledge") not in KNOWLEDGE:
         raise ScenarioError(f"{where}: expect.knowledge must be one of {KNOWLEDGE}")
-    return {"bucket": exp["bucket"], "first_missing_hop": hop, "knowledge": exp.get("knowledge")}
+    ceiling = exp.get("confidence_at_most", "high")
+    if ceiling not in CONFIDENCES:
+        raise ScenarioError(f"{where}: expect.confidence_at_most must be one of {CONFIDENCES}")
+    code = exp.get("exit")  # required of shipped scenarios (tests/e2e/test_check_scenarios.py); optional in ad-hoc ones
+    if code is not None and code not in EXIT_CODES:
+        raise ScenarioError(f"{where}: expect.exit must be one of {EXIT_CODES} (docs/ci.md), got {code!r}")
+    says = exp.get("says") or []  # phrases the verdict line must carry (the host, the step, the hint)
+    if not isinstance(says, list) or not all(isinstance(x, str) and x for x in says):
+        raise ScenarioError(f"{where}: expect.says must be a list of phrases")
+    return {"bucket": exp["bucket"], "first_missing_hop": hop, "knowledge": exp.get("knowledge"),
+            "confidence_at_most": ceiling, "exit": code, "says": says}
 
 
 def parse_scenario(data: Any, source: str = "<data>") -> Scenario:

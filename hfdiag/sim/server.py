@@ -365,8 +365,11 @@ class Simulator:
         `extra`: the scenario's own `check` arguments; a `--sim-as ROLE` there picks the token instead."""
         import shlex
 
-        sid = space_id or self.space_ids[0]
         args = list(extra)
+        named = []  # Space ids a scenario names first in `check` (a misspelled id) replace the default one
+        while args and not args[0].startswith("-"):
+            named.append(args.pop(0))
+        sid = space_id or " ".join(named) or self.space_ids[0]
         if "--sim-as" in args:
             i = args.index("--sim-as")
             role = args[i + 1] if i + 1 < len(args) else "owner"

@@ -1,6 +1,7 @@
 """`hfdiag check --sim SCENARIO` through the real CLI: every scenario, run with exactly the command
-`hfdiag sim --list` prints for it, gets the scenario's bucket, first missing hop and knowledge (the expectations
-live in the scenario files), and the exit status that follows from them."""
+`hfdiag sim --list` prints for it (caller role, --zerogpu-call, --transfer-file, --settle-wait, --fail-on
+included), gets the scenario's bucket, first missing hop and knowledge, no more confidence than the scenario
+allows, the scenario's exit status and the phrases its verdict line must say. The expectations live in the scenario files, none in this test."""
 
 import json
 import shlex
@@ -12,6 +13,7 @@ from conftest import run_cli
 from hfdiag.sim import list_scenarios
 
 ALL = list_scenarios()
+CONFIDENCE = ("low", "medium", "high")
 PREFIXES = ("builder-", "proxy-", "app-", "healthy-", "sleeping-")
 SCENARIOS = [s for s in ALL if s.name.startswith(PREFIXES)]
 
@@ -58,10 +60,11 @@ def test_every_scenario_reproduces_with_its_listed_command(scenario, reproduced,
         (v, [f["id"] for f in report["findings"]])
     if exp["knowledge"]:  # null: any
         assert v["knowledge"] == exp["knowledge"], v
-    # documented behaviour that needs no fix (explained, severity info) and context (background) never fail
-    failing = [f for f in report["findings"] if f["status"] == "match" and f["bucket"] != "healthy"
-               and f["knowledge"] != "background" and (f["knowledge"], f["severity"]) != ("explained", "info")]
-    assert proc.returncode == (0 if v["bucket"] == "healthy" or not failing else 1), proc.stderr
+    # a confident wrong verdict is worse than a modest one: the scenario says how sure its evidence allows
+    assert CONFIDENCE.index(v["confidence"]) <= CONFIDENCE.index(exp["confidence_at_most"]), v
+    assert proc.returncode == exp["exit"], (v, proc.stderr)
+    for phrase in exp["says"]:  # what the user must be told: the host, the stalled step, the missing flag
+        assert phrase in v["summary"], (phrase, v["summary"])
 
 
 LOG_DEPENDENT = [s for s in SCENARIOS if s.name in ("builder-empty-build-log", "proxy-edge-503-app-alive")]

@@ -191,3 +191,106 @@ def test_another_callers_gpu_enter_in_the_run_log_does_not_veto_a_real_quota_ref
     assert facts["zerogpu.error_kind"] == "quota_exceeded" and facts.get("zerogpu.function_entered") is not True
     assert owner["verdict"]["bucket"] == "zerogpu-quota", owner["verdict"]
     assert "vetoed" not in statuses(owner).values()
+
+
+def test_a_finding_vetoed_on_a_chain_healthy_does_not_cover_keeps_healthy_at_low_confidence(tmp_path):
+    """The Hub's DNS name fails while the Hub API and the Space answer: the egress finding is vetoed by evidence from
+    the request chain, which says nothing about the egress chain. Healthy, but low, naming the vetoed finding and
+    what would settle it; the bundle replays to the same line."""
+    bundle = tmp_path / "dns.json"
+    proc = run_cli("check", "--sim", "healthy-hub-dns-fails-api-answers", "--quiet", "--format", "json",
+                   "--bundle", str(bundle))
+    report = json.loads(proc.stdout)
+    v = report["verdict"]
+    vetoed = [f for f in report["findings"] if f["status"] == "vetoed" and f["chain"] == "egress"]
+    assert vetoed and v["bucket"] == "healthy" and v["confidence"] == "low", v
+    assert f"Set aside, not settled: {vetoed[0]['id']} (egress, on the egress chain)" in v["summary"]
+    assert any("hfdiag egress HOST:PORT" in r for r in v["raise_confidence"]), v
+    assert proc.returncode == 0
+    replayed = json.loads(run_cli("explain", str(bundle), "--format", "json").stdout)["verdict"]
+    assert (replayed["confidence"], replayed["summary"]) == ("low", v["summary"])
+    human = run_cli("check", "--sim", "healthy-hub-dns-fails-api-answers", "--quiet").stdout
+    assert "healthy (low confidence)" in human.splitlines()[0]
+
+
+def test_a_vetoed_finding_on_the_chain_healthy_covers_leaves_it_confident():
+    """A proxy story (edge time-outs) vetoed by the nonce in the run log is settled on the request chain, the one
+    the healthy finding covers: no caveat."""
+    report = explain("", "space.stage=RUNNING", "route.app_ok=1", "route.fail_ratio=0", "route.nonce_in_run_log=true",
+                     "route.timeouts=1", "route.app_made=0", "run_log.lines=12")
+    assert statuses(report)["HFD-PRX-006"] == "vetoed"
+    assert (report["verdict"]["bucket"], report["verdict"]["confidence"]) == ("healthy", "high"), report["verdict"]
+    assert "Set aside" not in report["verdict"]["summary"]
+
+
+def test_other_visitors_zerogpu_calls_in_the_run_log_are_not_this_checks():
+    """A passive check of a busy ZeroGPU Space: another visitor's quota refusal in the run log must not become this
+    caller's zerogpu-quota verdict, nor their gpu.enter a veto. Without the visitors the same Space is plainly
+    healthy; with them, healthy at low confidence, the visitors' outcomes listed and never a rule's input."""
+    from hfdiag.sim import Simulator
+
+    def check(overrides):
+        with Simulator("zerogpu-other-visitors-passive", overrides=overrides) as sim:
+            args = (sim.space_ids[0], "--endpoint", sim.endpoint, "--dns-server", sim.dns_server,
+                    "--status-url", sim.status_url, "--format", "json", "--quiet")
+            proc = run_cli("check", *args, env=cli_env(HF_TOKEN=sim.tokens["owner"]))
+        return proc, json.loads(proc.stdout)
+
+    quiet_proc, quiet = check({"app.other_visitors": []})
+    assert (quiet["verdict"]["bucket"], quiet["verdict"]["confidence"]) == ("healthy", "high")
+    busy_proc, busy = check({"app.other_visitors": ["quota_exceeded"]})  # a visitor's refusal alone
+    v = busy["verdict"]
+    assert (v["bucket"], v["confidence"], busy_proc.returncode) == ("healthy", "low", 0), v
+    facts = {f["key"]: f["value"] for f in busy["facts"]}
+    assert "error_kind=quota_exceeded" in facts["zerogpu.visitor_evidence"]
+    assert "zerogpu.error_kind" not in facts and "zerogpu.function_entered" not in facts
+    assert "possibly other visitors' calls" in v["summary"] and "--zerogpu-call API" in v["summary"]
+    assert all(f["bucket"] in ("healthy", "app") for f in busy["findings"] if f["status"] == "match")
+
+
+def test_outside_a_zerogpu_space_a_zerogpu_message_in_the_run_log_is_the_spaces_own_call():
+    """On a cpu Space, a quota message in the run log comes from the Space's own call to a ZeroGPU Space
+    (Space-to-Space): it is the Space's evidence and stays a fact."""
+    from hfdiag.attribution import set_aside_visitor_calls
+    from hfdiag.evidence.model import Fact, ProbeResult
+
+    space = ProbeResult("space", facts=[Fact("space.zerogpu", False, "probe:space")])
+    logs = ProbeResult("logs", facts=[Fact("zerogpu.error_kind", "quota_exceeded", "probe:logs")])
+    set_aside_visitor_calls([space, logs])
+    assert [f.key for f in logs.facts] == ["zerogpu.error_kind"]
+    space.facts = [Fact("space.zerogpu", True, "probe:space")]
+    set_aside_visitor_calls([space, logs])
+    assert [(f.key, f.value) for f in logs.facts] == [("zerogpu.visitor_evidence", ["error_kind=quota_exceeded"])]
+
+
+def test_file_descriptors_running_out_under_load_never_yield_another_boundary():
+    """`ulimit -n` too small for 30 Spaces checked at once: sockets, log streams and DNS queries fail with EMFILE.
+    The run still ends with one report per Space (no internal error), and each verdict is the one the Space gets
+    with descriptors to spare, or inconclusive: never egress, never a DNS fault read as SERVFAIL."""
+    import resource
+
+    from hfdiag.sim import Simulator
+
+    def run(sim, spaces, limit):
+        def cap():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        proc = subprocess.run(
+            [sys.executable, "-m", "hfdiag", "check", *spaces, "--endpoint", sim.endpoint, "--dns-server",
+             sim.dns_server, "--status-url", sim.status_url, "--concurrency", "30", "--format", "json", "--quiet"],
+            capture_output=True, text=True, env=cli_env(HF_TOKEN=sim.tokens["owner"]), cwd=ROOT, timeout=600,
+            preexec_fn=cap)
+        assert proc.returncode in (0, 1, 3) and "Traceback" not in proc.stderr, proc.stderr[-600:]
+        reports = [json.loads(line) for line in proc.stdout.splitlines()]
+        assert [r["target"] for r in reports] == spaces
+        return reports
+
+    with Simulator("fleet", overrides={"fleet.count": 30, "hub.rate_limit": 1_000_000}) as sim:
+        spaces = [s for s in sim.space_ids if s.startswith("fleetuser/space-")]
+        spare = {r["target"]: r["verdict"]["bucket"] for r in run(sim, spaces, 4096)}
+        starved = run(sim, spaces, 64)
+    assert "egress" not in spare.values()
+    for r in starved:
+        assert r["verdict"]["bucket"] in (spare[r["target"]], "inconclusive"), (r["target"], r["verdict"])
+        outcomes = {f["value"] for f in r["facts"] if f["key"].startswith("dns.outcome.")}
+        assert "servfail" not in outcomes, outcomes
+    assert any(r["verdict"]["bucket"] == "inconclusive" for r in starved)  # the limit did bite

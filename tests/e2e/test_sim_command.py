@@ -30,3 +30,18 @@ def test_printed_check_command_runs_against_the_served_scenario():
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)  # a bound, not a pace: a loaded machine may take a while to stop it
     assert server.returncode == 0
+
+
+def test_a_space_id_a_scenario_names_replaces_the_default_in_the_printed_command():
+    """space-not-found checks a misspelled id: the `Run:` line checks that id alone, as `--sim` does."""
+    from hfdiag.sim import Simulator, load_scenario
+
+    scenario = load_scenario("space-not-found")
+    with Simulator(scenario) as sim:
+        line = sim.check_command(token="owner", extra=scenario.check)
+        proc = subprocess.run([sys.executable, "-m", "hfdiag", *shlex.split(line)[2:], "--format", "json", "--quiet"],
+                              capture_output=True, text=True, env=cli_env(HF_TOKEN=sim.tokens["owner"]), cwd=ROOT,
+                              timeout=60)
+    assert " check simuser/hello-gradoi --endpoint " in line and "hello-gradio" not in line
+    assert (json.loads(proc.stdout)["verdict"]["bucket"], proc.returncode) == (scenario.expect["bucket"],
+                                                                              scenario.expect["exit"])

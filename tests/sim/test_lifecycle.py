@@ -87,7 +87,8 @@ def test_every_scenario_is_valid_and_complete():
     for s in scs.values():
         assert s.description and "\n" not in s.description
         hop = s.expect["first_missing_hop"]
-        assert (hop is None) == (s.expect["bucket"] in ("healthy", "app")) or hop is not None
+        assert (hop is None) == (s.expect["bucket"] in ("healthy", "app", "inconclusive")) or hop is not None
+        assert s.expect["exit"] in (0, 1, 3), s.name  # every shipped scenario declares its exit status
         if hop:
             chain, h = hop.split(".")
             assert h in HOPS[chain]
