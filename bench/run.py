@@ -246,12 +246,12 @@ def bench_check(runs: int, scratch: Path) -> tuple[list[Figure], Path | None]:
                        median_ms(usual) / critical_ms, "x", "",
                        f"HFDIAG_EARLY_START=0, median of {runs}: {median_ms(usual):.0f} ms (typer parses first)"))
     figs.append(Figure(f"check with {LATENCY_MS} ms/request: CLI wall / critical path ({critical_ms} ms)",
-                       w / critical_ms, "x", "<= 1.3",
+                       w / critical_ms, "x", "",  # info: the target is on the bare floor (b2, issue 17)
                        f"critical path = {CRITICAL_CHAIN} sequential requests x {LATENCY_MS} ms; whole process; "
                        f"best of {runs}: {min(times) * 1000 / critical_ms:.2f}x"))
     ph = median_ms(phases) if phases else None
     figs.append(Figure(f"check with {LATENCY_MS} ms/request: probing phase / critical path",
-                       ph / critical_ms if ph else None, "x", "<= 1.3",
+                       ph / critical_ms if ph else None, "x", "",
                        f"probing phase {ph:.0f} ms (check_many), median of {len(phases)}" if ph else "wrapper failed"))
     return figs, bundle if bundle.is_file() else None
 
@@ -463,12 +463,14 @@ def bench_explain(log: Path, runs: int, label: str = "") -> list[Figure]:
     codes = sorted({r[1] for r in results})
     g = statistics.median(gtimes)
     name = f"explain {size_mb:.0f} MB {label or 'log'}"
+    # issue 17's targets are on the Space log and the warning-heavy one; the error-dense log is info
+    speed, ratio = ("", "") if label.startswith("reference") else (">= 100", "<= 5")
     return [
-        Figure(f"{name}: throughput", size_mb / t, "MB/s", ">= 100",
+        Figure(f"{name}: throughput", size_mb / t, "MB/s", speed,
                f"wall {t:.2f} s incl. start-up, CPU {cpu:.2f} s; exit {codes}; median of {runs}"),
         Figure(f"{name}: throughput on CPU time (info: what load changes least)", size_mb / cpu, "MB/s", "",
                f"user+sys CPU {cpu:.2f} s incl. start-up; load average {os.getloadavg()[0]:.1f}"),
-        Figure(f"{name}: time / grep -E -c -i (same keywords)", t / g, "x", "<= 5",
+        Figure(f"{name}: time / grep -E -c -i (same keywords)", t / g, "x", ratio,
                f"grep {g:.2f} s (LC_ALL=C; {'/'.join(sorted(counts))} matching lines); "
                f"{n_keywords()} keywords; median of {runs}, interleaved"),
         Figure(f"{name}: peak RSS", rss, "MB", "< 60", ""),
@@ -560,7 +562,7 @@ def main() -> int:
     ap.add_argument("--log-mb", type=int, default=None, help="size of the generated log (default 200, quick 50)")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "hfdiag-bench",
                     help="where the generated log is kept between runs")
-    ap.add_argument("--only", default="startup,check,chains,explain,rules",
+    ap.add_argument("--only", default="startup,check,chains,explain,rss,scan,rules",
                     help="comma-separated subset of startup,check,chains,explain,rss,scan,rules")
     ap.add_argument("--scan-default-limits", action="store_true",
                     help="with scan: also scan at the simulator's default rate limit (500 per 300 s: minutes)")

@@ -86,7 +86,7 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
     probes = load_probes()
     ctx.warmups.extend(warmups)
     if isinstance(kb, LazyKnowledge):
-        ctx.warmups.append(kb.get)
+        ctx.warmups.append(lambda: kb.get().signatures.prepare())  # rules, then the scan's prefilter
     ctx.warmups += [lambda m=m: import_module(m) for m in _AFTER_PROBES]
     watcher = None
     if interrupted is not None:

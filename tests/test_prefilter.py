@@ -110,6 +110,35 @@ def _exact_twin(sigs: SignatureSet) -> SignatureSet:
     return twin
 
 
+class _ShortReads:
+    """A stream that hands out its bytes in pieces of varying sizes, as a pipe or a socket does."""
+
+    def __init__(self, data: bytes, sizes):
+        self.data, self.sizes, self.pos, self.i = data, sizes, 0, 0
+
+    def read(self, n: int = -1) -> bytes:
+        size = min(n, self.sizes[self.i % len(self.sizes)])
+        self.i += 1
+        out = self.data[self.pos:self.pos + size]
+        self.pos += len(out)
+        return out
+
+
+@pytest.mark.parametrize("sizes", [[1], [7, 1, 300, 64], [5000, 3], [1 << 20]])
+def test_a_stream_read_in_any_pieces_scans_as_the_whole_text(sizes):
+    """Lines that span two reads, a keyword right after a read's end, a last line without a newline: the stream
+    scan (blocks scanned in place, the spanning line joined) gives what one scan of the whole text gives."""
+    sigs = load_knowledge().signatures
+    lines = [t.get("text", "") for s in sigs.signatures[::3] for t in s.tests if t.get("expect")]
+    text = "\n".join(ln for t in lines for ln in t.splitlines()) + "\nlast line: no GPU was available after 60s"
+    data = text.encode("utf-8")
+    want = sigs.scan_text(text, "t")
+    got, head = sigs.scan_stream(_ShortReads(data, sizes), "t", keep_text=100)
+    assert (got.matched, got.counts, list(got.excerpts), got.cue_hits, got.lines, got.bytes) == \
+        (want.matched, want.counts, list(want.excerpts), want.cue_hits, want.lines, want.bytes)
+    assert got.matched and head == text[:100]
+
+
 def test_the_fast_word_start_finds_what_the_exact_one_finds():
     # The prefilter's fast path takes `\b` for a word start; it disagrees with keyword_regex's class only next to
     # U+017F, U+212A and bytes that are not UTF-8. Lines with those before, inside and around keywords, short and
