@@ -123,9 +123,26 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
                                       f"route shows a problem): `hfdiag check {space_id}` reads them.")
         diagnosis.verdict.raise_confidence.append(
             f"read the logs: `hfdiag check {space_id}` (or `scan --read-logs always`)")
+    _requested_call_missing(diagnosis.verdict, options, results)
     report = build_report(diagnosis, mode="check", target=space_id, redactor=redactor, probes=results)
     return CheckResult(space_id, results, report, redactor, extra_facts, bool(ctx.shared.get("_interrupted")),
                        http.requests_sent)
+
+
+def _requested_call_missing(verdict, options: CheckOptions, results: list[ProbeResult]) -> None:
+    """`--zerogpu-call` asks for the queue to be exercised: a healthy verdict without that call having completed
+    (skipped, timed out, answered an error) covers less than the user asked for, so it is not confident."""
+    if not options.zerogpu_call or verdict.bucket != "healthy":
+        return
+    probe = next((r for r in results if r.probe == "zerogpu"), None)
+    if probe is not None and probe.status == "ok" and not probe.error:
+        return
+    why = (probe.error if probe is not None else None) or "the ZeroGPU probe did not run"
+    verdict.confidence = "low"
+    verdict.summary += (f" The call asked for with --zerogpu-call did not complete ({why}): the queue path is not "
+                        "covered by this verdict.")
+    verdict.raise_confidence.append("make the queued call complete (a Gradio Space with the API named by "
+                                    "--zerogpu-call, a --timeout longer than the call) and check again")
 
 
 def _no_evidence_reason(space_id: str, results: list[ProbeResult], facts: FactSet, token: bool) -> str | None:

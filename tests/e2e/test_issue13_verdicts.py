@@ -294,3 +294,14 @@ def test_file_descriptors_running_out_under_load_never_yield_another_boundary():
         outcomes = {f["value"] for f in r["facts"] if f["key"].startswith("dns.outcome.")}
         assert "servfail" not in outcomes, outcomes
     assert any(r["verdict"]["bucket"] == "inconclusive" for r in starved)  # the limit did bite
+
+
+def test_a_requested_zerogpu_call_that_did_not_happen_leaves_healthy_unconfident():
+    """--zerogpu-call on a Space where the call cannot be made (not ZeroGPU): the healthy verdict must not read as
+    if the queue had been exercised."""
+    proc = run_cli("check", "--sim", "healthy-gradio", "--zerogpu-call", "predict", "--zerogpu-data", '["hi"]',
+                   "--quiet", "--format", "json", "--timeout", "20")
+    report = json.loads(proc.stdout)
+    assert report["verdict"]["bucket"] == "healthy" and report["verdict"]["confidence"] == "low"
+    assert "--zerogpu-call did not complete (not a ZeroGPU Space" in report["verdict"]["summary"]
+    assert proc.returncode == 0
