@@ -355,6 +355,8 @@ class ZeroGpuProbe:
         budget = max(1.0, opts.timeout - (time.monotonic() - started) - opts.settle_wait - 3.0)
         stream = await self._follow(ctx, f"{host}{prefix}/queue/data", call["session_hash"], budget, mark)
         result.detail["stream"] = {k: v for k, v in stream.items() if k not in ("texts",)}
+        if stream["ended"].startswith("error: "):  # broken or past its cap: the call's outcome is not known
+            result.error = result.error or f"queue/data: {stream['ended'][len('error: '):]}"
         # the quota after the call and the run log are independent reads: side by side
         quota_after = asyncio.ensure_future(self._quota(ctx, result, "after")) if ctx.http.token else None
         try:
