@@ -51,6 +51,7 @@ class Attack:
     setup: object = None  # callable(sim): more hostile state (log lines, answers)
     endpoint: object = None  # callable(sim) -> the --endpoint given
     check: object = None  # callable(output text) -> (ok, note): the output property the attack is about
+    fails: bool = False  # the attacked probe must not say "ok" (a bomb or a broken stream is its error)
 
 
 def _bomb(layers: int = 2, sse: bool = False) -> dict:
@@ -118,18 +119,18 @@ ZERO_QUEUE = "space:GET /gradio_api/queue/data"
 CALL = ("--zerogpu-call", "predict", "--zerogpu-data", '["hi"]')
 
 ATTACKS = [
-    Attack("gzip,gzip on the Space API", faults={SPACE: _bomb()}, probe="space"),
-    Attack("gzip,gzip on whoami", faults={WHOAMI: _bomb()}, probe="auth"),
-    Attack("gzip,gzip on the status page", faults={STATUS: _bomb()}, probe="status"),
-    Attack("gzip,gzip on the Space origin (route)", faults={ROUTE: _bomb()}, probe="route"),
-    Attack("gzip,gzip on the log streams (SSE)", faults={LOGS: _bomb(sse=True)}, probe="logs"),
-    Attack("gzip x3 on the log streams (SSE)", faults={LOGS: _bomb(3, sse=True)}, probe="logs"),
-    Attack("gzip,gzip on ZeroGPU /config", "healthy-zerogpu", {ZERO_CONFIG: _bomb()}, probe="zerogpu"),
-    Attack("gzip,gzip on the ZeroGPU quota", "healthy-zerogpu", {ZERO_QUOTA: _bomb()}, probe="zerogpu"),
+    Attack("gzip,gzip on the Space API", fails=True, faults={SPACE: _bomb()}, probe="space"),
+    Attack("gzip,gzip on whoami", fails=True, faults={WHOAMI: _bomb()}, probe="auth"),
+    Attack("gzip,gzip on the status page", fails=True, faults={STATUS: _bomb()}, probe="status"),
+    Attack("gzip,gzip on the Space origin (route)", fails=True, faults={ROUTE: _bomb()}, probe="route"),
+    Attack("gzip,gzip on the log streams (SSE)", fails=True, faults={LOGS: _bomb(sse=True)}, probe="logs"),
+    Attack("gzip x3 on the log streams (SSE)", fails=True, faults={LOGS: _bomb(3, sse=True)}, probe="logs"),
+    Attack("gzip,gzip on ZeroGPU /config", "healthy-zerogpu", {ZERO_CONFIG: _bomb()}, probe="zerogpu", fails=True),
+    Attack("gzip,gzip on the ZeroGPU quota", "healthy-zerogpu", {ZERO_QUOTA: _bomb()}, probe="zerogpu", fails=True),
     Attack("gzip,gzip on the ZeroGPU queue stream (SSE)", "healthy-zerogpu", {ZERO_QUEUE: _bomb(sse=True)}, CALL,
-           probe="zerogpu"),
-    Attack("SSE endless field (no newline)", faults={LOGS: {"fault": "sse_endless_line"}}, probe="logs"),
-    Attack("SSE keyword flood (20,000 x 4 KiB)", setup=_flood, probe="logs"),
+           probe="zerogpu", fails=True),
+    Attack("SSE endless field (no newline)", fails=True, faults={LOGS: {"fault": "sse_endless_line"}}, probe="logs"),
+    Attack("SSE keyword flood (20,000 x 4 KiB)", fails=True, setup=_flood, probe="logs"),
     Attack("ESC sequences in a log and errorMessage (human)", faults={SPACE: _error_message}, setup=_hostile_lines,
            fmt="human", check=_no_control),
     Attack("markdown injection from a log and errorMessage", faults={SPACE: _error_message}, setup=_hostile_lines,
@@ -142,7 +143,7 @@ ATTACKS = [
            check=_one_line_exit_2),
     Attack("1 MB stage string", faults={SPACE: lambda sim: _space_answer(sim, runtime={"stage": "B" * 1_000_000})},
            probe="space", check=lambda out: (len(out) < 200_000, f"{len(out) // 1024} KB of output")),
-    Attack("private Space naming a plain-http foreign host",
+    Attack("private Space naming a plain-http foreign host", fails=True,
            faults={SPACE: lambda sim: _space_answer(sim, private=True, host=sim.urls["foreign"])}, probe="route"),
 ]
 
@@ -155,11 +156,12 @@ def run_attack(attack: Attack, timeout: float) -> dict:
             sim.scenario.faults[selector] = spec(sim) if callable(spec) else spec
         if attack.setup:
             attack.setup(sim)
-        out_file, err_file, phases = (Path(tmp) / n for n in ("out.txt", "err.txt", "phases.json"))
+        out_file, err_file, phases, report = (Path(tmp) / n for n in ("out.txt", "err.txt", "phases.json",
+                                                                       "report.json"))
         endpoint = attack.endpoint(sim) if attack.endpoint else sim.endpoint
         args = ["check", sim.space_ids[0], "--endpoint", endpoint, "--token", sim.tokens["owner"],
                 "--dns-server", sim.dns_server, "--status-url", sim.status_url, "--timeout", f"{timeout:g}",
-                "--format", attack.fmt, "--quiet", *attack.args]
+                "--format", attack.fmt, "--quiet", "--report", str(report), *attack.args]
         if "--dns-server" in attack.args:  # the attack replaces the simulator's responder
             i = args.index("--dns-server")
             del args[i:i + 2]
@@ -170,14 +172,20 @@ def run_attack(attack: Attack, timeout: float) -> dict:
         wall, rc, rss, _ = run_with_rusage(cmd, env=env_for_cli())
         out, err = out_file.read_text(errors="replace"), err_file.read_text(errors="replace")
         ph = json.loads(phases.read_text()) if phases.exists() else {}
+        rep = json.loads(report.read_text()) if report.exists() else None
         foreign = [r for r in sim.requests if r.role == "foreign" and r.has_authorization]
-    row = {"attack": attack.name, "check_s": ph.get("check_many_s"), "wall_s": wall, "rss_mb": rss, "exit": rc}
+    v = (rep or {}).get("verdict") or {}
+    row = {"attack": attack.name, "check_s": ph.get("check_many_s"), "wall_s": wall, "rss_mb": rss, "exit": rc,
+           "verdict": f"{v['bucket']} ({v['confidence']})" if v else "-"}
     notes, ok = [], True
-    if attack.probe and attack.fmt == "json" and out.strip():
-        p = next(x for x in json.loads(out)["probes"] if x["probe"] == attack.probe)
+    if attack.probe and rep is not None:
+        p = next(x for x in rep["probes"] if x["probe"] == attack.probe)
         msg = (p.get("error") or "").replace("\n", "\\n")
         notes.append(f"{attack.probe}: {p['status']}" + (f": {msg[:90]}" if msg else ""))
         ok &= "internal error" not in msg and "\n" not in (p.get("error") or "")
+        if attack.fails:  # the attack is this probe's error, and no confident verdict rests on it
+            ok &= p["status"] != "ok" and bool(msg)
+            ok &= v.get("bucket") in ("healthy", "inconclusive") or v.get("confidence") != "high"
     if attack.check:
         good, note = attack.check(out + err if attack.fmt != "json" else out + err)
         notes.append(note)
@@ -205,15 +213,15 @@ def main() -> int:
     rows = []
     print(f"load average {os.getloadavg()[0]:.1f}; --timeout {opts.timeout:g}: check phase <= "
           f"{opts.timeout + 1:g} s, peak RSS <= {RSS_MB:g} MB", file=sys.stderr)
-    print("| attack | check phase s | process s | peak RSS MB | exit | ok | what the output shows |\n"
-          "|---|---|---|---|---|---|---|")
+    print("| attack | check phase s | process s | peak RSS MB | exit | verdict | ok | what the output shows |\n"
+          "|---|---|---|---|---|---|---|---|")
     for attack in ATTACKS:
         if opts.only and opts.only.lower() not in attack.name.lower():
             continue
         r = run_attack(attack, opts.timeout)
         rows.append(r)
         check = "-" if r["check_s"] is None else f"{r['check_s']:.2f}"
-        print(f"| {r['attack']} | {check} | {r['wall_s']:.2f} | {r['rss_mb']:.0f} | {r['exit']} | "
+        print(f"| {r['attack']} | {check} | {r['wall_s']:.2f} | {r['rss_mb']:.0f} | {r['exit']} | {r['verdict']} | "
               f"{'pass' if r['ok'] else 'FAIL'} | {r['note']} |", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
     if opts.json:

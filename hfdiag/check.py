@@ -84,9 +84,9 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
     ctx = ProbeContext(space_id=space_id, options=options, http=http, redactor=redactor, knowledge=kb,
                        progress=progress or (lambda *a: None))
     probes = load_probes()
-    ctx.warmups.extend(warmups)
-    if isinstance(kb, LazyKnowledge):
+    if isinstance(kb, LazyKnowledge):  # first: the probes' scans and the diagnosis need it, typer's check only the output
         ctx.warmups.append(lambda: kb.get().signatures.prepare())  # rules, then the scan's prefilter
+    ctx.warmups.extend(warmups)
     ctx.warmups += [lambda m=m: import_module(m) for m in _AFTER_PROBES]
     watcher = None
     if interrupted is not None:
@@ -114,7 +114,7 @@ async def check_space(space_id: str, options: CheckOptions, kb: KnowledgeBase, p
     from hfdiag.report import build_report
 
     if isinstance(kb, LazyKnowledge):
-        kb = kb.get()
+        kb = await kb.ready()  # the warm-up thread may still be loading it
     diagnosis = diagnose(kb, facts, no_evidence_reason=no_evidence)
     if diagnosis.verdict.bucket == "healthy" and facts.get("logs.not_read_healthy"):
         # what only the logs show (the nonce, an outbound failure the app logs) was not looked at: not confident

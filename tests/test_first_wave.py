@@ -62,3 +62,33 @@ def test_fires_when_a_request_fails_before_it_was_written():
 
     fired, answered = asyncio.run(main())
     assert len(fired) == 1 and fired[0] <= answered[0]
+
+
+def test_a_slow_warm_up_holds_neither_the_probes_nor_the_deadline():
+    """Warm-ups (typer's check, loading the rules: seconds of CPU on a loaded machine) run beside the event loop,
+    not on it: while one is still busy, every probe gets its answers and the check returns. On the loop it held
+    the answers and the deadline's timer until it ended (`check --timeout 3` took 4.1 s under load 18)."""
+    import threading
+
+    from hfdiag.check import check_many
+    from hfdiag.engine.lazy_knowledge import LazyKnowledge
+    from hfdiag.probes.base import CheckOptions
+
+    release = threading.Event()
+    seen: dict[str, bool] = {}
+
+    def slow_warm_up() -> None:  # stands for CPU work of unknown length; bounded so a regression ends
+        seen["released"] = release.wait(120)
+
+    with Simulator("healthy-gradio") as sim:
+        opts = CheckOptions(endpoint=sim.endpoint, token=sim.tokens["owner"], dns_server=sim.dns_server,
+                            status_url=sim.status_url, trust_env=False, timeout=60)
+        try:
+            [res] = asyncio.run(check_many([sim.space_ids[0]], opts, LazyKnowledge(), first_wave=[slow_warm_up]))
+            still_busy = "released" not in seen  # the check returned while the warm-up was still waiting
+        finally:
+            release.set()
+    assert still_busy
+    assert {p.probe: p.status for p in res.probes if p.probe in ("space", "auth", "logs", "route", "status")} == \
+        dict.fromkeys(("space", "auth", "logs", "route", "status"), "ok")
+    assert res.report["verdict"]["bucket"] == "healthy"

@@ -49,6 +49,19 @@ def _check_values(a: dict) -> None:
         raise UsageError("--zerogpu-data goes with --zerogpu-call")
 
 
+def _on_loop(fn):
+    """`fn`, run on the running loop's thread whoever calls it: typer's check (EarlyStart.confirm) runs in the
+    warm-up thread. Once the loop is closed, directly."""
+    loop = asyncio.get_running_loop()
+
+    def call() -> None:
+        try:
+            loop.call_soon_threadsafe(fn)
+        except RuntimeError:  # the loop is closed
+            fn()
+    return call
+
+
 def _progress_factory(env: Environment, quiet: bool, many: bool, early: EarlyStart | None, opened: list):
     """Progress per Space on stderr (none when quiet). An early run holds it back until typer agreed."""
     from hfdiag.render.progress import HeldProgress, make_progress
@@ -61,7 +74,9 @@ def _progress_factory(env: Environment, quiet: bool, many: bool, early: EarlySta
             return None
         if early is not None and not early.agreed:
             p = HeldProgress(lambda: make_progress(env, quiet, prefix))
-            early.on_agreed.append(p.release)
+            early.on_agreed.append(_on_loop(p.release))
+            if early.agreed:  # typer agreed meanwhile (in the warm-up thread), maybe before the hook was added
+                p.release()
         else:
             p = make_progress(env, quiet, prefix)
         opened.append(p)
@@ -138,7 +153,7 @@ def run(a: dict, early: EarlyStart | None = None) -> int:
         async def probing():
             first_wave = []
             if early is not None:
-                early.on_refused.append(asyncio.current_task().cancel)
+                early.on_refused.append(_on_loop(asyncio.current_task().cancel))
                 first_wave.append(early.confirm)
             return await check_many(spaces, options, kb, a["concurrency"], progress_for, first_wave=first_wave)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -112,12 +113,18 @@ class EarlyStart:
     def __init__(self, argv: list[str], values: dict):
         self.argv, self.values = list(argv), values
         self.agreed: bool | None = None
+        self._lock = threading.Lock()
         self.on_agreed: list[Callable[[], None]] = []  # e.g. release the held-back progress
         self.on_refused: list[Callable[[], None]] = []  # e.g. cancel the probes
 
     def confirm(self) -> bool:
         """Ask typer (once). Whatever typer does with a command line it rejects (an error, help), it does
         later, in the usual run; here it only means "no"."""
+        with self._lock:  # asked in the warm-up thread, and again after the run (whichever comes first)
+            self._confirm()
+        return self.agreed
+
+    def _confirm(self) -> None:
         if self.agreed is None:
             try:
                 self.agreed = _same(self.values, _typer_values(self.argv))
@@ -125,7 +132,6 @@ class EarlyStart:
                 self.agreed = False
             for hook in self.on_agreed if self.agreed else self.on_refused:
                 hook()
-        return self.agreed
 
 
 class Refused(Exception):

@@ -60,6 +60,12 @@ class ProbeContext:
     def say(self, probe: str, message: str) -> None:
         self.progress(probe, "update", self.redactor.text(message))
 
+    async def rules(self) -> Any:
+        """The knowledge base, loaded (hfdiag.engine.lazy_knowledge): probes await it instead of blocking the loop
+        while the warm-up thread loads it."""
+        ready = getattr(self.knowledge, "ready", None)
+        return await ready() if ready is not None else self.knowledge
+
 
 class Probe(Protocol):
     name: ClassVar[str]

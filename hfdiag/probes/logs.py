@@ -462,7 +462,7 @@ class LogsProbe:
                 ctx.shared["logs.egress_markers"] = egress
             ctx.shared["logs.markers"] = markers
         # Signatures: the same engine as `hfdiag explain`; run-log facts override build-log ones.
-        scan, scanned = await scan_lines(ctx.knowledge.signatures, lines, f"probe:logs/{prefix}", t_end)
+        scan, scanned = await scan_lines((await ctx.rules()).signatures, lines, f"probe:logs/{prefix}", t_end)
         if scanned < len(lines):
             result.detail[f"{prefix}_scanned"] = f"{scanned} of {len(lines)} lines (the deadline came first)"
         existing = {f.key for f in result.facts}

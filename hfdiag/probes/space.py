@@ -40,7 +40,7 @@ class SpaceProbe:
             result.fact("space.exists", True)
             result.detail["source"] = "listing"
             self._record_info(ctx, result, listed)
-            self._record_runtime(ctx, result, listed["runtime"])
+            await self._record_runtime(ctx, result, listed["runtime"])
             return
         ctx.shared["space.step"] = "asking the Hub API for the Space"
         res = await http.request("GET", http.hub(api_path(ctx.space_id)))
@@ -72,7 +72,7 @@ class SpaceProbe:
             runtime = await self._restart(ctx, result) or runtime
         if runtime is None:
             runtime = await self._runtime(ctx)
-        self._record_runtime(ctx, result, runtime)
+        await self._record_runtime(ctx, result, runtime)
         if ctx.options.wait > 0:
             await self._wait(ctx, result, runtime)
 
@@ -116,7 +116,7 @@ class SpaceProbe:
             runtime = await self._runtime(ctx)
             if short_text(runtime.get("stage"), 64) != history[-1]:
                 history.append(short_text(runtime.get("stage"), 64))
-            self._record_runtime(ctx, result, runtime)
+            await self._record_runtime(ctx, result, runtime)
         waited = time.monotonic() - start
         result.fact("space.stage_waited_s", round(waited, 1))
         result.fact("space.still_intermediate", isinstance(runtime.get("stage"), str) and runtime["stage"] in INTERMEDIATE)
@@ -144,7 +144,7 @@ class SpaceProbe:
         ctx.shared["space.siblings"] = [s for s in siblings if isinstance(s, dict)]
         ctx.shared["space.info"] = {"sdk": info.get("sdk"), "subdomain": info.get("subdomain")}
 
-    def _record_runtime(self, ctx: ProbeContext, result: ProbeResult, rt: dict) -> None:
+    async def _record_runtime(self, ctx: ProbeContext, result: ProbeResult, rt: dict) -> None:
         facts = {}
         stage = rt.get("stage")
         if isinstance(stage, str):
@@ -169,7 +169,7 @@ class SpaceProbe:
             facts["space.error_message"] = ctx.redactor.text(msg.strip())[:500]
             result.excerpts.append(msg.strip()[:500])
             # The same signatures that read logs classify errorMessage (scheduling failure, exit codes, ...).
-            scan = ctx.knowledge.signatures.scan_text(msg, source="probe:space")
+            scan = (await ctx.rules()).signatures.scan_text(msg, source="probe:space")
             for f in scan.fact_list():
                 facts.setdefault(f.key, f.value)
         if facts.get("space.hardware") in ZEROGPU_FLAVORS:

@@ -355,6 +355,8 @@ class ZeroGpuProbe:
         budget = max(1.0, opts.timeout - (time.monotonic() - started) - opts.settle_wait - 3.0)
         stream = await self._follow(ctx, f"{host}{prefix}/queue/data", call["session_hash"], budget, mark)
         result.detail["stream"] = {k: v for k, v in stream.items() if k not in ("texts",)}
+        if stream["ended"].startswith("error: "):  # broken or past its cap: the call's outcome is not known
+            result.error = result.error or f"queue/data: {stream['ended'][len('error: '):]}"
         # the quota after the call and the run log are independent reads: side by side
         quota_after = asyncio.ensure_future(self._quota(ctx, result, "after")) if ctx.http.token else None
         try:
@@ -372,7 +374,8 @@ class ZeroGpuProbe:
             mark("settle_wait", seconds=opts.settle_wait)
             await asyncio.sleep(wait)
             settled = await self._quota(ctx, result, "settled")
-        self._facts_from_call(ctx, result, stream, before, after, settled, entered, log_info)
+        kb = await ctx.rules()
+        self._facts_from_call(ctx, kb, result, stream, before, after, settled, entered, log_info)
 
     async def _follow(self, ctx: ProbeContext, url: str, session_hash: str, budget: float, mark) -> dict:
         """Read queue/data until close_stream (or the bounds). Returns what was seen."""
@@ -567,9 +570,9 @@ class ZeroGpuProbe:
             return False, info
         return None, info
 
-    def _facts_from_call(self, ctx: ProbeContext, result: ProbeResult, stream: dict, before: dict | None,
+    def _facts_from_call(self, ctx: ProbeContext, kb, result: ProbeResult, stream: dict, before: dict | None,
                          after: dict | None, settled: dict | None, entered: bool | None, log_info: dict) -> None:
-        scan = ctx.knowledge.signatures.scan_text("\n".join(stream["texts"]) + "\n", source="probe:zerogpu")
+        scan = kb.signatures.scan_text("\n".join(stream["texts"]) + "\n", source="probe:zerogpu")
         facts = {f.key: f.value for f in scan.fact_list()}
         result.detail["signatures"] = list(scan.matched)
         for key, value in facts.items():
@@ -666,7 +669,7 @@ class ZeroGpuProbe:
         if entered is not None:
             result.fact("zerogpu.function_entered", entered)
         if kind == "worker_error" and log_info.get("window") is not None:
-            self._classify_worker_error(ctx, result, log_info["window"])
+            self._classify_worker_error(ctx, kb, result, log_info["window"])
         result.detail["quota_summary"] = {
             "before": before and before["current"], "after": after and after["current"],
             "settled": settled and settled["current"], "charged_s": charged, "charged_settled_s": charged_settled,
@@ -675,9 +678,9 @@ class ZeroGpuProbe:
                     "reservation should settle down to the GPU time actually used",
         }
 
-    def _classify_worker_error(self, ctx: ProbeContext, result: ProbeResult, window: list[str]) -> None:
+    def _classify_worker_error(self, ctx: ProbeContext, kb, result: ProbeResult, window: list[str]) -> None:
         """'ZeroGPU worker error' + a class name: the traceback is only in the run log. Classify it."""
-        scan = ctx.knowledge.signatures.scan_text("\n".join(window) + "\n", source="probe:zerogpu/run_log")
+        scan = kb.signatures.scan_text("\n".join(window) + "\n", source="probe:zerogpu/run_log")
         facts = {f.key: f.value for f in scan.fact_list()}
         exc_lines = [ln for ln in window if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\b:", ln)]
         if exc_lines:

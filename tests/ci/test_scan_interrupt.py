@@ -69,6 +69,27 @@ def _read_until(fd: int, mark: bytes, deadline_s: float = 90.0) -> bytes:
     return seen
 
 
+def _until_eof(out_fd: int, tty_fd: int, deadline_s: float = 90.0) -> tuple[bytes, bytes]:
+    """stdout up to its EOF, draining the terminal meanwhile: a full pty blocks the progress writer (rich's refresh
+    thread), and with it the exit, so the test would wait forever on stdout alone."""
+    got = {out_fd: b"", tty_fd: b""}
+    open_fds = [out_fd, tty_fd]
+    end = time.monotonic() + deadline_s
+    while out_fd in open_fds:
+        left = end - time.monotonic()
+        assert left > 0, f"no EOF on stdout: {got[tty_fd][-2000:]!r}"
+        ready, _, _ = select.select(open_fds, [], [], left)
+        for fd in ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the pty closes when the process ends
+                chunk = b""
+            got[fd] += chunk
+            if not chunk:
+                open_fds.remove(fd)
+    return got[out_fd], got[tty_fd]
+
+
 def _drain(fd: int) -> bytes:
     out = b""
     while True:
@@ -90,10 +111,10 @@ def test_tty_progress_shows_the_rate_limit_wait_and_ctrl_c_stops_at_once(slow_fl
         assert re.search(rb"waiting \d+ s for the 'api' window \(0 of %d left\)" % QUOTA, shown), shown[-1500:]
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        out = proc.stdout.read()  # EOF: the process has written everything and closed stdout
+        out, rest = _until_eof(proc.stdout.fileno(), master)  # EOF: everything written, stdout closed
         proc.wait(30)
         stopped_after = time.monotonic() - sent
-        rest = _drain(master)
+        rest += _drain(master)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -137,6 +158,7 @@ def test_partial_prometheus_file_is_valid(slow_fleet, tmp_path):
     try:
         _read_until(master, WAIT_MARK)
         proc.send_signal(signal.SIGINT)
+        _until_eof(proc.stdout.fileno(), master)
         proc.wait(30)
         _drain(master)
     finally:

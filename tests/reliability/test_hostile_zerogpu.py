@@ -71,6 +71,9 @@ CASES = {
                                         "output": {"error": {"e": 1}, "title": ["t"], "duration": "long"}},
                                        {"msg": "close_stream"})},
                           CALL, None),
+    # `gzip, gzip` on the queue stream: 64 MiB of zeros from a few KB, past the stream's 16 MiB cap
+    "queue-stacked-gzip": ({QUEUE: {"fault": "gzip_bomb", "layers": 2, "size": 64 * 1024 * 1024,
+                                    "ctype": "text/event-stream"}}, CALL, "queue/data"),
 }
 
 
@@ -78,6 +81,9 @@ def _run(name: str) -> dict:
     answers, args, _ = CASES[name]
     with Simulator(ZERO) as sim:
         for selector, body in answers.items():
+            if isinstance(body, dict):  # a fault of the simulator's own
+                sim.scenario.faults[selector] = body
+                continue
             text = body(sim) if callable(body) else body
             ctype = "text/event-stream" if selector == QUEUE else "application/json"
             sim.scenario.faults[selector] = {"fault": "status", "status": 200, "body": text, "ctype": ctype}
