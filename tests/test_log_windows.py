@@ -14,7 +14,8 @@ from conftest import run_cli
 from hfdiag.engine.knowledge import load_knowledge
 from hfdiag.probes.base import CheckOptions, ProbeContext
 from hfdiag.probes.http import Http
-from hfdiag.probes.logs import LOG_FIRST_EVENT_S, LOG_SETTLE_MIN_S, LogWindow, build_done, read_log, run_done
+from hfdiag.probes.logs import (LOG_FIRST_EVENT_S, LOG_SETTLE_MIN_S, ONE_FLIGHT_BYTES, LogWindow, build_done, read_log,
+                                run_done)
 from hfdiag.redact import Redactor
 from hfdiag.sim import Simulator
 
@@ -80,6 +81,37 @@ def test_quiet_before_the_first_event_is_not_yet_an_empty_replay():
     win.now = LOG_FIRST_EVENT_S
     assert win.replayed()
     win.events, win.last_event, win.now = 1, 5.0, 5.0 + gap
+    assert win.replayed()
+
+
+def test_an_empty_run_log_is_expected_while_no_container_runs():
+    # The stage says no container runs (BUILDING): an empty run log is not a late first line, the usual quiet ends
+    # it; a RUNNING or unknown stage keeps the first-event wait.
+    win = LogWindow(opened=0.0, waited=0.01, live_after=0.0, last_event=0.0, now=LOG_SETTLE_MIN_S)
+    assert win.replayed(expect_lines=False) and not win.replayed()
+    shared = {"route.nonce": "abc", "route.sent": True}
+
+    class Ctx:  # what run_done reads: the facts the other probes share
+        pass
+
+    ctx = Ctx()
+    ctx.shared = {**shared, "space.runtime": {"stage": "BUILDING"}}
+    assert run_done(ctx, 2.0)([], win) == "replayed"
+    for stage in ("RUNNING", "RUNTIME_ERROR", None):
+        ctx.shared = {**shared, "space.runtime": {"stage": stage}}
+        assert run_done(ctx, 2.0)([], win) is False
+
+
+def test_a_replay_past_one_flight_waits_a_round_trip():
+    # A replay smaller than what TCP sends at once came whole: the usual quiet ends it. A larger one may have its
+    # next flight one round trip (about the time the server took to answer) behind: that is waited for.
+    waited = LOG_SETTLE_MIN_S * 4
+    win = LogWindow(opened=0.0, waited=waited, live_after=0.0, last_event=1.0, now=1.0 + LOG_SETTLE_MIN_S,
+                    events=7, received=ONE_FLIGHT_BYTES // 10)
+    assert win.replayed()
+    win.received = ONE_FLIGHT_BYTES + 1
+    assert not win.replayed()
+    win.now = 1.0 + waited
     assert win.replayed()
 
 

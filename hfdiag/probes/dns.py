@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from hfdiag.evidence.model import ProbeResult
 from hfdiag.probes.base import ProbeContext
-from hfdiag.probes.dnsutil import DnsOutcome, parse_server, resolve_using, resolve_with
+from hfdiag.probes.dnsutil import DnsOutcome, dnspython_ready, parse_server, resolve_using, resolve_with
 
 HUB_HOSTS = ("huggingface.co", "hf.co")
 CDN_HOSTS = ("cas-server.xethub.hf.co", "cas-bridge.xethub.hf.co", "transfer.xethub.hf.co", "cdn-lfs.hf.co")
@@ -82,6 +82,7 @@ async def system_lookup(host: str, timeout: float = 3.0) -> DnsOutcome:
 
 async def conf_lookup(host: str, timeout: float = 3.0) -> DnsOutcome:
     """dnspython with the system's resolv.conf: the same servers as getaddrinfo, but with rcodes, CNAMEs, TTLs."""
+    await dnspython_ready()
     import dns.asyncresolver
     import dns.resolver
 

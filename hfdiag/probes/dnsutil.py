@@ -3,6 +3,8 @@ ok / nxdomain / nodata / servfail / refused / timeout, with latency, CNAME chain
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -55,7 +57,18 @@ def parse_server(server: str) -> tuple[str, int]:
     return host, port
 
 
+async def dnspython_ready() -> None:
+    """Import dnspython in a worker thread when the warm-up has not done it yet: imported on the event loop
+    (~30 ms, far more beside the warm-up thread on a busy machine) it held the route probe's requests, which
+    are sent while the name resolves."""
+    if "dns.asyncresolver" not in sys.modules:
+        from importlib import import_module
+
+        await asyncio.get_running_loop().run_in_executor(None, import_module, "dns.asyncresolver")
+
+
 async def resolve_with(server: str, host: str, rdtype: str = "A", timeout: float = 3.0) -> DnsOutcome:
+    await dnspython_ready()
     import dns.asyncresolver
 
     addr, port = parse_server(server)

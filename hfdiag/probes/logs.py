@@ -59,9 +59,18 @@ def parse_timestamp(ts: str | None) -> float | None:
 
 # A replay is taken as complete after this much quiet at least; the server's own pace stretches it (see settle).
 LOG_SETTLE_MIN_S = 0.25
+# What a TCP sender puts on the wire at once before it waits for an acknowledgement (the initial window, 10
+# segments, RFC 6928: ~14.6 KB). A replay that arrived whole and smaller than this was all the server had ready:
+# the rest of it is not one round trip behind.
+ONE_FLIGHT_BYTES = 14_000
 # Before any event at all, quiet says little (a busy machine or server delays the first one): wait this long at
 # least, up to a share of the read's budget, before taking the replay for an empty one.
 LOG_FIRST_EVENT_S = 1.0
+
+# Stages whose run log is expected to be empty (no container has run since the last build started, or it was
+# stopped): an empty replay there is not a first line that is late. RUNTIME_ERROR is not one: its run log holds
+# the crash.
+QUIET_RUN_LOG = NO_CONTAINER - {"RUNTIME_ERROR"}
 
 
 @dataclass
@@ -70,9 +79,10 @@ class LogWindow:
 
     The server first replays its buffer (lines stamped before the connection opened), then follows live.
     The replay is complete on evidence: a live line, a keep-alive (the server had nothing more to send), or quiet
-    for `settle()`: at least LOG_SETTLE_MIN_S, the time the server took to answer at all, and three times the
-    longest pause seen inside the replay, so a server that replays slowly is waited for at its own pace; before
-    the first event, at least `first_event` (an empty replay is only called after that).
+    for `settle()`: at least LOG_SETTLE_MIN_S and three times the longest pause seen inside the replay, so a
+    server that replays slowly is waited for at its own pace; once more than one flight of bytes came
+    (ONE_FLIGHT_BYTES), also the time the server took to answer at all (the next flight is a round trip
+    behind); before the first event, at least `first_event` (an empty replay is only called after that).
     Bytes of an event that has not completed always mean the replay is not over."""
 
     opened: float  # loop time the headers arrived
@@ -88,18 +98,22 @@ class LogWindow:
     now: float = 0.0
     events: int = 0  # events with data so far (keep-alives excluded)
     first_event: float = LOG_FIRST_EVENT_S
+    received: int = 0  # decoded bytes of the stream so far (at least its bytes on the wire)
 
-    def settle(self) -> float:
-        quiet = max(LOG_SETTLE_MIN_S, self.waited, 3 * self.max_gap)
-        return quiet if self.events else max(quiet, self.first_event)
+    def settle(self, expect_lines: bool = True) -> float:
+        round_trip = self.waited if self.received > ONE_FLIGHT_BYTES else 0.0
+        quiet = max(LOG_SETTLE_MIN_S, round_trip, 3 * self.max_gap)
+        return quiet if self.events or not expect_lines else max(quiet, self.first_event)
 
     def quiet(self) -> float:
         return self.now - self.last_event
 
-    def replayed(self) -> bool:
+    def replayed(self, expect_lines: bool = True) -> bool:
+        """`expect_lines=False`: an empty replay is what the caller expects (a run log while no container runs),
+        so it is called after the usual quiet, not after `first_event`."""
         if self.partial:
             return False
-        return bool(self.live or self.keepalive) or self.quiet() >= self.settle()
+        return bool(self.live or self.keepalive) or self.quiet() >= self.settle(expect_lines)
 
 
 def _live_after(resp: httpx.Response, sent_wall: float) -> tuple[float, bool]:
@@ -167,6 +181,7 @@ async def read_log(ctx: ProbeContext, kind: str, *, max_lines: int, budget: floa
                 while True:
                     win.now = loop.time()
                     win.partial = sse.received > sse.event_bytes  # bytes of an event that has not completed
+                    win.received = sse.received
                     remaining = t_end - win.now
                     if remaining <= 0:
                         stop = "deadline"
@@ -300,9 +315,9 @@ def run_done(ctx: ProbeContext, live_s: float):
             return False
         if state["answered"] is None:
             state["answered"] = time.time()  # about when the route's answers were in
-        if not win.replayed():
-            return False
         stage = (ctx.shared.get("space.runtime") or {}).get("stage")
+        if not win.replayed(expect_lines=stage not in QUIET_RUN_LOG):
+            return False
         if not (nonce and ctx.shared.get("route.sent")) or stage in NO_CONTAINER:
             return "replayed"  # no request of ours can have reached a container: nothing live to wait for
         if ctx.shared.get("route.edge_refused"):

@@ -80,10 +80,14 @@ async def run_probes(probes: list[Probe], ctx: ProbeContext, deadline_s: float) 
     loop = asyncio.get_running_loop()
     t_end = loop.time() + deadline_s
     results = {p.name: ProbeResult(p.name) for p in probes}
+    queued = len(ctx.warmups)
     for p in probes:
         prepare = getattr(p, "prepare", None)
         if prepare is not None:
             prepare(ctx)
+    # The probes' own warm-ups (dnspython for the route and DNS probes) are needed at the first answer, the rules
+    # and typer's check only once the logs are scanned and the report printed: the probes' go first.
+    ctx.warmups[:] = ctx.warmups[queued:] + ctx.warmups[:queued]
     done_events = {p.name: asyncio.Event() for p in probes}
     names = set(done_events)
 
