@@ -108,6 +108,11 @@ class _CountingSet(set):
         super().remove(item)
 
 
+# A bound, not a pace: on a machine busy with other work, starting or stopping the server thread (uvicorn's
+# imports and start-up included) can take many seconds; only a simulator that never comes up is an error.
+START_WITHIN_S = 60.0
+
+
 class Simulator:
     """A simulated Hugging Face for one scenario. `start()`/`stop()` or use as a context manager."""
 
@@ -141,7 +146,7 @@ class Simulator:
         self._thread = threading.Thread(target=self._thread_main, name=f"hfdiag-sim-{self.scenario.name}",
                                         daemon=True)
         self._thread.start()
-        self._ready.wait(15)
+        self._ready.wait(START_WITHIN_S)
         if self._error is not None or not self._ready.is_set():
             self.stop()
             raise RuntimeError(f"simulator failed to start: {self._error!r}")
@@ -156,7 +161,7 @@ class Simulator:
                 loop.call_soon_threadsafe(ev.set)
             except RuntimeError:
                 pass
-        self._thread.join(15)
+        self._thread.join(START_WITHIN_S)
         self._thread = None
         self._close_sockets()
 

@@ -9,9 +9,11 @@ import sys
 from conftest import ROOT, cli_env
 
 
-def test_printed_check_command_runs_against_the_served_scenario():
+def test_printed_check_command_runs_against_the_served_scenario(tmp_path):
+    # stderr to a file, not a pipe nobody reads: a pipe that fills would block the simulator's exit
+    err = (tmp_path / "sim.stderr").open("w+")
     server = subprocess.Popen([sys.executable, "-m", "hfdiag", "sim", "healthy-gradio"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT)
+                              stderr=err, text=True, env=cli_env(), cwd=ROOT)
     try:
         lines = []
         for line in server.stdout:  # blocks until the simulator has printed its banner
@@ -28,8 +30,15 @@ def test_printed_check_command_runs_against_the_served_scenario():
         assert all("127.0.0.1" in w for w in argv if w.startswith("http"))
     finally:
         server.send_signal(signal.SIGINT)
-        server.wait(timeout=60)  # a bound, not a pace: a loaded machine may take a while to stop it
-    assert server.returncode == 0
+        try:
+            server.wait(timeout=120)  # a bound, not a pace: a loaded machine may take a while to stop it
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        err.seek(0)
+        said = err.read()[-3000:]
+        err.close()
+    assert server.returncode == 0, said
 
 
 def test_a_space_id_a_scenario_names_replaces_the_default_in_the_printed_command():
