@@ -426,15 +426,19 @@ def cached_log(cache: Path, mb: int, kind: str = "spaces") -> Path:
 
 def grep_pattern() -> str:
     """The signatures' keywords as one POSIX ERE with the prefilter's boundaries (matched with grep -i -E):
-    a word start is `(^|[^a-z0-9_]|\\[nrt])` before the keyword, a word end `\\b` after it (keyword_parts)."""
+    a word start is `(^|[^a-z0-9_]|\\[nrt])` before the keyword, a word end `\\b` after it (keyword_parts); the
+    pieces of a `~` keyword (keyword_pieces) are joined by `.*` (grep matches within a line)."""
     from hfdiag.engine.knowledge import load_knowledge
-    from hfdiag.engine.signatures import keyword_parts
+    from hfdiag.engine.signatures import keyword_parts, keyword_pieces
 
     out = []
     for w in load_knowledge().signatures.keywords():
-        body, lead, trail = keyword_parts(w)
-        ere = re.sub(r"([.\[\]()*+?{}|^$\\])", r"\\\1", body)
-        out.append(("(^|[^a-z0-9_]|\\\\[nrt])" if lead else "") + ere + ("\\b" if trail else ""))
+        pieces = []
+        for piece in keyword_pieces(w):
+            body, lead, trail = keyword_parts(piece)
+            ere = re.sub(r"([.\[\]()*+?{}|^$\\])", r"\\\1", body)
+            pieces.append(("(^|[^a-z0-9_]|\\\\[nrt])" if lead else "") + ere + ("\\b" if trail else ""))
+        out.append(".*".join(pieces))
     return "|".join(out)
 
 

@@ -38,6 +38,55 @@ def test_keyword_boundaries(keyword, text, fires):
     assert (sigs.scan_text(text).matched == ["SIG-TST-001"]) is fires
 
 
+@pytest.mark.parametrize("keyword,text,fires", [
+    ("static ~ file", "the static files failed", True),
+    ("static ~ file", 'GET /static/fonts/a.woff2 HTTP/1.1" 200 OK', False),  # one word alone does not fire
+    ("static ~ file", "files, then static", False),  # the second piece must come after the first
+    ("static ~ file", "static\nfiles", False),  # on one line
+    ("static ~ file", "staticfiles", False),  # each piece starts a word
+    ("static ~ file", "static profile", False),
+    ("static ~ file", "STATIC asset; \\nFILE", True),  # an escaped newline starts a word, as for any keyword
+    ("static ~ file", "\u017ftatic files", True),  # U+017F folds to "s" (the exact path)
+    ("static ~ file", "static " * 1000 + "files", True),  # far apart on a line (within the 8 KiB window)
+    ("static ~ file", "the \u017ftatic files", True),  # after a space: no word boundary to RE2's ASCII `\b`
+    ("stuck", "it is \u017ftuck", True),
+    ("killed", "\u212ailled by the OOM", True),
+    ("*error ~ code\\b", "ValueError: exit code 1", True),
+    ("*error ~ code\\b", "ValueError: exit codes", False),
+])
+def test_a_keyword_of_two_pieces_fires_where_both_meet(keyword, text, fires):
+    # the pattern holds the first piece alone, so the result shows the keyword's own decision
+    body = re.escape(keyword_parts(keyword.split(" ~ ")[0])[0])
+    sigs = SignatureSet([_sig([keyword], body)])
+    assert (sigs.scan_text(text).matched == ["SIG-TST-001"]) is fires
+
+
+def test_a_gap_across_bytes_that_are_not_utf8_still_fires():
+    """RE2's `[^\\n]` does not cross a byte that is not UTF-8, Python's decoded line does: a block holding one is
+    searched by the first pieces, so the regex still meets the line."""
+    from io import BytesIO
+
+    sigs = load_knowledge().signatures
+    lines = [b"static \xff files failed with 502", b"the CSS \x80\x80 calls fail", b"ok line \xc3",
+             b"font request \xe2\x96 failing 500", b"static files, no error", "\u00e9 static files: 503".encode()]
+    for block in (lines, lines[1:2], lines[-1:]):
+        data = b"\n".join(block) + b"\n"
+        want = sum(1 for ln in data.decode("utf-8", errors="replace").splitlines()
+                   if any(s.id == "SIG-APP-017" and s.pattern.search(ln) for s in sigs.signatures))
+        got, _ = sigs.scan_stream(BytesIO(data), "t")
+        assert got.counts.get("SIG-APP-017", 0) == want > 0
+
+
+def test_each_piece_of_a_keyword_needs_three_characters(tmp_path):
+    from hfdiag.engine.signatures import load_signatures
+
+    path = tmp_path / "signatures.yaml"
+    path.write_text("signatures:\n  - id: SIG-TST-001\n    keywords: ['static ~ up']\n    pattern: 'static up'\n"
+                    "    facts: {x.hit: true}\n", encoding="utf-8")
+    _, problems = load_signatures(path, strict=False)
+    assert len(problems) == 1 and "each side of a `~`" in problems[0]
+
+
 def _pathological_lines(words, width=300):
     for w in words:
         body = keyword_parts(w)[0]

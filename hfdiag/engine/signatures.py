@@ -7,6 +7,7 @@ Memory stays bounded whatever the input size; the same scanner serves live log p
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -107,8 +108,19 @@ class ScanResult:
         return list(self.facts.values())
 
 
+def keyword_pieces(keyword: str) -> list[str]:
+    """The keywords a `~` joins: "static ~ file" fires where "static" and, later on the same line, "file" meet
+    (each with its own boundaries, see keyword_parts); a keyword without `~` is one piece. For a signature whose
+    every match holds two words that are each common in some log but rarely together (asset words in access-log
+    URLs, request words in Gradio lines)."""
+    if "~" not in keyword:
+        return [keyword]
+    return re.split(r"\s*~\s*", keyword)
+
+
 def keyword_parts(keyword: str) -> tuple[str, bool, bool]:
-    """(literal, starts at a word boundary, ends at a word boundary) of a keyword as written in signatures.yaml.
+    """(literal, starts at a word boundary, ends at a word boundary) of a keyword (one piece: keyword_pieces) as
+    written in signatures.yaml.
 
     A keyword matches where a word starts and may run on into the word ("quota" hits "quotas", never
     "changing" for "hang"). A leading `*` lets it start inside a word; a trailing `\b` makes it end with the
@@ -125,13 +137,47 @@ def keyword_parts(keyword: str) -> tuple[str, bool, bool]:
     return body, lead, trail
 
 
+def keyword_example(keyword: str) -> str:
+    """A text the keyword fires on (its literals, a space apart)."""
+    return " ".join(keyword_parts(p)[0] for p in keyword_pieces(keyword))
+
+
+# The gap of a `~` keyword: the rest of the line. Unbounded, so the DFA stays small (a bounded gap multiplies its
+# states); RE2 runs it in one pass whatever the line.
+_GAP = r"[^\n]*?"
+
+
+# The two non-ASCII letters RE2 (and `re`) fold to ASCII ones: a keyword's first letter written as one of them
+# is no word character to RE2's `\b` (see _fast_regex).
+_ODD_FIRST = {"s": "\u017f", "k": "\u212a"}
+
+
+def _joined(keyword: str, first_lead: str, later_lead: str, odd_first: bool = False) -> str:
+    out = []
+    for n, piece in enumerate(keyword_pieces(keyword)):
+        body, lead, trail = keyword_parts(piece)
+        end = "\\b" if trail else ""
+        rx = ((later_lead if n else first_lead) if lead else "") + re.escape(body) + end
+        odd = _ODD_FIRST.get(body[:1].lower()) if lead and odd_first else None
+        if odd:  # that letter, taken case-sensitively, without a word start: a superset
+            rx = f"(?:{rx}|(?-i:{odd}){re.escape(body[1:])}{end})"
+        out.append((_GAP if n else "") + rx)
+    return "".join(out)
+
+
 def keyword_regex(keyword: str) -> str:
-    """The prefilter's regex for one keyword (escaped literal between its boundaries); RE2 and `re` syntax."""
-    body, lead, trail = keyword_parts(keyword)
+    """The prefilter's regex for one keyword (escaped literals between their boundaries); RE2 and `re` syntax."""
     # an escaped newline or tab in pasted JSON or a repr ("...\\nNo GPU was available") starts a word too
     # The start is checked on the character before the keyword, not with `\\b`: a keyword may begin with a letter
     # that case-folds to ASCII ("ſtuck" for "stuck"), which `\\b` would take for a non-word character.
-    return (r"(?:^|[^a-z0-9_]|\\[nrt])" if lead else "") + re.escape(body) + ("\\b" if trail else "")
+    return _joined(keyword, r"(?:^|[^a-z0-9_]|\\[nrt])", r"(?:[^a-z0-9_\n]|\\[nrt])")
+
+
+def loose_keyword(keyword: str) -> str:
+    """The first piece of a `~` keyword (the keyword itself otherwise): a superset of its hits, for text on which
+    the gap cannot be trusted (bytes that are not UTF-8: RE2's `[^\\n]` does not cross them, Python's decoded
+    line does)."""
+    return keyword_pieces(keyword)[0]
 
 
 class _Prefilter:
@@ -145,6 +191,9 @@ class _Prefilter:
     def __init__(self, keywords: list[str]):
         self.keywords = keywords
         self.lowers = False
+        # `find` holds `~` keywords whole, which is exact on UTF-8 text only (see loose_keyword): a block that is not
+        # UTF-8 is searched with find_exact, which holds their first pieces
+        self.needs_utf8 = False
         self.find = None  # (data, pos, endpos) -> start of the next hit, or -1 (may stop at more lines: _fast_regex)
         self.which = None  # line bytes -> indices of the keywords on it
         self.fast = False  # find/which are the `\b` forms: find_exact places a long line's window
@@ -168,17 +217,19 @@ class _Prefilter:
             self.find = _finder(re2.compile("|".join(f"(?:{r})" for r in fast), options), self.keywords[0])
             self.which = _fast_which(fast, options, lambda line: self._exact_pair()[1](line), self.keywords[0])
             self.fast = True
+            self.needs_utf8 = any(len(keyword_pieces(k)) > 1 for k in self.keywords)
         except Exception:  # the exact forms only
             find, match = self._exact_pair()
             self.find, self.which = find, lambda line: match(line) or ()
 
     def _exact_pair(self):
-        """The exact search and Set (keyword_regex's word starts). The fast forms answer every ASCII and most
-        other lines, so these are compiled only when a line needs them: ~6 MB and ~40 ms saved in most runs."""
+        """The exact search and Set (keyword_regex's word starts; a `~` keyword by its first piece, a superset of
+        its hits). The fast forms answer every ASCII and most other lines, so these are compiled only when a line
+        needs them: ~6 MB and ~40 ms saved in most runs."""
         if self._exact is None:
             import re2  # type: ignore[import-not-found]
 
-            regexes = [keyword_regex(k) for k in self.keywords]
+            regexes = [keyword_regex(loose_keyword(k)) for k in self.keywords]
             combined = re2.compile("|".join(f"(?:{r})" for r in regexes), self._options)
             kw_set = re2.Set.SearchSet(self._options)
             for r in regexes:
@@ -194,15 +245,27 @@ class _Prefilter:
 
     def _with_stdlib(self, regexes: list[str]) -> None:
         self.lowers = True
-        combined = re.compile("|".join(f"(?:{r})" for r in regexes).encode("utf-8"))
-        each = [re.compile(r.encode("utf-8")) for r in regexes]
+        # a `~` keyword: its first piece finds the line, its pieces are then searched one after the other (the
+        # earliest end of each is the best start for the next: linear, where `a[^\n]*?b` could backtrack)
+        loose = [keyword_regex(loose_keyword(k)) for k in self.keywords]
+        combined = re.compile("|".join(f"(?:{r})" for r in loose).encode("utf-8"))
+        each = [[re.compile(r.encode("utf-8")) for r in _piece_regexes(k)] for k in self.keywords]
 
         def find(data: bytes, pos: int, endpos: int) -> int:
             m = combined.search(data, pos, endpos)
             return -1 if m is None else m.start()
 
+        def fires(pieces, line: bytes) -> bool:
+            at = 0
+            for rx in pieces:
+                m = rx.search(line, at)
+                if m is None:
+                    return False
+                at = m.end()
+            return True
+
         self.find = find
-        self.which = lambda line: [i for i, rx in enumerate(each) if rx.search(line)]
+        self.which = lambda line: [i for i, pieces in enumerate(each) if fires(pieces, line)]
 
 
 # The word start of keyword_regex is a class matching the character before the keyword; RE2's DFAs for it build
@@ -210,13 +273,38 @@ class _Prefilter:
 # With `\b` as the word start they build ~25x faster and answer alike on every line but those holding a
 # character on which the two disagree: the two non-ASCII letters that case-fold to ASCII ones (U+017F, U+212A;
 # word characters to the class, not to RE2's ASCII `\b`) and bytes that are not UTF-8 (the class matches none).
-# So the fast search may stop at more lines (never fewer), and such lines get the exact Set.
+# So the fast search may stop at more lines (never fewer; a keyword's first letter written as one of the two also
+# fires without a word start, see _fast_regex), and such lines get the exact Set. The one exception, the gap of
+# a `~` keyword across a byte that is not UTF-8, is why such a block is searched with find_exact.
 _FOLDS_TO_ASCII = (b"\xc5\xbf", b"\xe2\x84\xaa")
 
 
 def _fast_regex(keyword: str) -> str:
-    body, lead, trail = keyword_parts(keyword)
-    return (r"(?:\b|\\[nrt])" if lead else "") + re.escape(body) + ("\\b" if trail else "")
+    # "ſtatic" after a space has no `\b` before it (both are non-word characters to RE2), so a keyword that starts
+    # with "s" or "k" also fires on that letter's odd twin without a word start
+    return _joined(keyword, r"(?:\b|\\[nrt])", r"(?:\b|\\[nrt])", odd_first=True)
+
+
+def _piece_regexes(keyword: str) -> list[str]:
+    """keyword_regex of each piece of a keyword, a later piece's word start on a character before it."""
+    first, *later = keyword_pieces(keyword)
+    return [keyword_regex(first)] + [_joined(p, r"(?:[^a-z0-9_\n]|\\[nrt])", "") for p in later]
+
+
+def _valid_utf8(data: bytes, lo: int, hi: int) -> bool:
+    """data[lo:hi] is UTF-8. Decoded in 32 KiB steps: twice as fast as one decode of a megabyte, whose 2-4 MB
+    string also cost fresh pages (system time) and peak memory."""
+    if data.isascii():
+        return True
+    decode = codecs.getincrementaldecoder("utf-8")().decode
+    view = memoryview(data)
+    try:
+        for at in range(lo, hi, 32768):
+            decode(view[at:min(at + 32768, hi)], False)
+        decode(b"", True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _finder(combined, keyword: str):
@@ -255,7 +343,7 @@ def _fast_which(fast_regexes: list[str], options, exact_match, keyword: str):
             return exact_match(line) or []
         return fast(line)
 
-    probe = b"x " + keyword_parts(keyword)[0].encode("utf-8") + b" x"
+    probe = b"x " + keyword_example(keyword).encode("utf-8") + b" x"
     if sorted(which(probe)) != sorted(fast_set.Match(probe) or ()) or which(b""):
         raise ValueError("the C-level Set match disagrees with the wrapper")
     return which
@@ -271,7 +359,7 @@ def _raw_search(prefilter, keyword: str):
 
         match = prefilter._regexp.Match
         anchor = re2._Anchor.UNANCHORED
-        probe = b"x " + keyword_parts(keyword)[0].encode("utf-8") + b" x"
+        probe = b"x " + keyword_example(keyword).encode("utf-8") + b" x"
         want = prefilter.search(probe)
         got = match(anchor, probe, 0, len(probe))[0]
         if want is None or tuple(got) != want.span():
@@ -468,6 +556,8 @@ class SignatureSet:
         text = data.lower() if pre.lowers else data
         n = len(data) if hi is None else hi
         find, which, plans, pos = pre.find, pre.which, self._plans, lo
+        if pre.needs_utf8 and not _valid_utf8(data, lo, n):
+            find = pre.find_exact
         rfind, lfind, match_line = data.rfind, data.find, self._match_line
         while pos < n:
             # from one character back: a keyword's start is checked on the character before it (keyword_regex);
@@ -677,10 +767,10 @@ def _compile(entry: Any, path: Path, known_fact=None) -> tuple[Signature | None,
     if problem:
         errs.append(f"{where}: {problem}")
     kws = entry.get("keywords")
-    if not isinstance(kws, list) or not kws or not all(isinstance(k, str) and len(keyword_parts(k)[0]) >= 3
-                                                       for k in kws):
-        errs.append(f"{where}: needs 'keywords': literals (3+ chars) one of which every match contains, where a "
-                    f"word starts unless marked (see keyword_parts)")
+    if not isinstance(kws, list) or not kws or not all(
+            isinstance(k, str) and all(len(keyword_parts(p)[0]) >= 3 for p in keyword_pieces(k)) for k in kws):
+        errs.append(f"{where}: needs 'keywords': literals (3+ chars; each side of a `~`) one of which every match "
+                    f"contains, where a word starts unless marked (see keyword_parts)")
     facts = entry.get("facts")
     if not isinstance(facts, dict) or not facts:
         errs.append(f"{where}: needs 'facts'")
