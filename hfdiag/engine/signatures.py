@@ -7,7 +7,6 @@ Memory stays bounded whatever the input size; the same scanner serves live log p
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -152,17 +151,42 @@ _GAP = r"[^\n]*?"
 _ODD_FIRST = {"s": "\u017f", "k": "\u212a"}
 
 
+def _piece_regex(piece: str, lead_form: str, odd_first: bool) -> str:
+    body, lead, trail = keyword_parts(piece)
+    end = "\\b" if trail else ""
+    rx = (lead_form if lead else "") + re.escape(body) + end
+    odd = _ODD_FIRST.get(body[:1].lower()) if lead and odd_first else None
+    if odd:  # that letter, taken case-sensitively, without a word start: a superset
+        rx = f"(?:{rx}|(?-i:{odd}){re.escape(body[1:])}{end})"
+    return rx
+
+
 def _joined(keyword: str, first_lead: str, later_lead: str, odd_first: bool = False) -> str:
-    out = []
-    for n, piece in enumerate(keyword_pieces(keyword)):
-        body, lead, trail = keyword_parts(piece)
-        end = "\\b" if trail else ""
-        rx = ((later_lead if n else first_lead) if lead else "") + re.escape(body) + end
-        odd = _ODD_FIRST.get(body[:1].lower()) if lead and odd_first else None
-        if odd:  # that letter, taken case-sensitively, without a word start: a superset
-            rx = f"(?:{rx}|(?-i:{odd}){re.escape(body[1:])}{end})"
-        out.append((_GAP if n else "") + rx)
-    return "".join(out)
+    return _GAP.join(_piece_regex(p, later_lead if n else first_lead, odd_first)
+                     for n, p in enumerate(keyword_pieces(keyword)))
+
+
+def _fast_search_regex(keywords: list[str]) -> str:
+    """The one search over every keyword's fast form. `~` keywords that share their later pieces are folded into
+    one alternative, `(?:css|static|font)GAP(?:request|file)`: the same hits, but one gap for the DFA to carry
+    along a line instead of one per first word, whose combinations multiplied its states (+40 MB of DFA cache on
+    the warning-heavy log with a gap per keyword)."""
+    plain, laters = [], {}
+    for k in keywords:
+        first, *rest = keyword_pieces(k)
+        if rest:
+            laters.setdefault(first, set()).add(tuple(rest))
+        else:
+            plain.append(_fast_regex(k))
+    lead = r"(?:\b|\\[nrt])"
+    groups: dict[frozenset, list[str]] = {}
+    for first, rests in laters.items():
+        groups.setdefault(frozenset(rests), []).append(first)
+    for rests, firsts in groups.items():
+        left = "|".join(_piece_regex(f, lead, True) for f in sorted(firsts))
+        right = "|".join(_GAP.join(_piece_regex(p, lead, True) for p in r) for r in sorted(rests))
+        plain.append(f"(?:{left}){_GAP}(?:{right})")
+    return "|".join(f"(?:{r})" for r in plain)
 
 
 def keyword_regex(keyword: str) -> str:
@@ -174,9 +198,9 @@ def keyword_regex(keyword: str) -> str:
 
 
 def loose_keyword(keyword: str) -> str:
-    """The first piece of a `~` keyword (the keyword itself otherwise): a superset of its hits, for text on which
-    the gap cannot be trusted (bytes that are not UTF-8: RE2's `[^\\n]` does not cross them, Python's decoded
-    line does)."""
+    """The first piece of a `~` keyword (the keyword itself otherwise): a superset of its hits. The gap does not
+    cross bytes that are not UTF-8 (RE2's `[^\\n]`), as such a byte is no word start for any keyword: a block
+    check that searched such blocks by first pieces cost 5-18 MB of peak memory and ~4% of the scan."""
     return keyword_pieces(keyword)[0]
 
 
@@ -191,21 +215,17 @@ class _Prefilter:
     def __init__(self, keywords: list[str]):
         self.keywords = keywords
         self.lowers = False
-        # `find` holds `~` keywords whole, which is exact on UTF-8 text only (see loose_keyword): a block that is not
-        # UTF-8 is searched with find_exact, which holds their first pieces
-        self.needs_utf8 = False
         self.find = None  # (data, pos, endpos) -> start of the next hit, or -1 (may stop at more lines: _fast_regex)
         self.which = None  # line bytes -> indices of the keywords on it
         self.fast = False  # find/which are the `\b` forms: find_exact places a long line's window
         self._exact = None  # (find, Set match) exactly at keyword_regex's keywords, compiled on first need
         self._options = None
-        regexes = [keyword_regex(k) for k in keywords]
         try:
-            self._with_re2(regexes)
+            self._with_re2()
         except Exception:  # not installed, or beyond RE2's limits: the stdlib, slower
-            self._with_stdlib(regexes)
+            self._with_stdlib()
 
-    def _with_re2(self, regexes: list[str]) -> None:
+    def _with_re2(self) -> None:
         import re2  # type: ignore[import-not-found]
 
         options = re2.Options()
@@ -213,11 +233,9 @@ class _Prefilter:
         options.case_sensitive = False
         self._options = options
         try:
-            fast = [_fast_regex(k) for k in self.keywords]
-            self.find = _finder(re2.compile("|".join(f"(?:{r})" for r in fast), options), self.keywords[0])
-            self.which = _fast_which(fast, options, lambda line: self._exact_pair()[1](line), self.keywords[0])
+            self.find = _finder(re2.compile(_fast_search_regex(self.keywords), options), self.keywords[0])
+            self.which = _fast_which(self.keywords, options, lambda line: self._exact_pair()[1](line))
             self.fast = True
-            self.needs_utf8 = any(len(keyword_pieces(k)) > 1 for k in self.keywords)
         except Exception:  # the exact forms only
             find, match = self._exact_pair()
             self.find, self.which = find, lambda line: match(line) or ()
@@ -243,7 +261,7 @@ class _Prefilter:
         """(data, pos, endpos) -> start of the next hit exactly at keyword_regex's keywords, or -1."""
         return self._exact_pair()[0] if self.fast else self.find
 
-    def _with_stdlib(self, regexes: list[str]) -> None:
+    def _with_stdlib(self) -> None:
         self.lowers = True
         # a `~` keyword: its first piece finds the line, its pieces are then searched one after the other (the
         # earliest end of each is the best start for the next: linear, where `a[^\n]*?b` could backtrack)
@@ -274,8 +292,7 @@ class _Prefilter:
 # character on which the two disagree: the two non-ASCII letters that case-fold to ASCII ones (U+017F, U+212A;
 # word characters to the class, not to RE2's ASCII `\b`) and bytes that are not UTF-8 (the class matches none).
 # So the fast search may stop at more lines (never fewer; a keyword's first letter written as one of the two also
-# fires without a word start, see _fast_regex), and such lines get the exact Set. The one exception, the gap of
-# a `~` keyword across a byte that is not UTF-8, is why such a block is searched with find_exact.
+# fires without a word start, see _fast_regex), and such lines get the exact Set.
 _FOLDS_TO_ASCII = (b"\xc5\xbf", b"\xe2\x84\xaa")
 
 
@@ -291,22 +308,6 @@ def _piece_regexes(keyword: str) -> list[str]:
     return [keyword_regex(first)] + [_joined(p, r"(?:[^a-z0-9_\n]|\\[nrt])", "") for p in later]
 
 
-def _valid_utf8(data: bytes, lo: int, hi: int) -> bool:
-    """data[lo:hi] is UTF-8. Decoded in 32 KiB steps: twice as fast as one decode of a megabyte, whose 2-4 MB
-    string also cost fresh pages (system time) and peak memory."""
-    if data.isascii():
-        return True
-    decode = codecs.getincrementaldecoder("utf-8")().decode
-    view = memoryview(data)
-    try:
-        for at in range(lo, hi, 32768):
-            decode(view[at:min(at + 32768, hi)], False)
-        decode(b"", True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def _finder(combined, keyword: str):
     """(data, pos, endpos) -> start of the next hit, or -1: RE2's C-level search when it checks out."""
     raw = _raw_search(combined, keyword)
@@ -320,30 +321,51 @@ def _finder(combined, keyword: str):
     return find
 
 
-def _fast_which(fast_regexes: list[str], options, exact_match, keyword: str):
+def _fast_which(keywords: list[str], options, exact_match):
     """line -> indices of the keywords on it, through RE2's C-level Set match of the `\b` forms, or of the
     exact Set (`exact_match`, a wrapper's Match) for a line holding a character on which the two disagree.
+    The big Set holds the first piece of a `~` keyword (a gap per keyword there made its DFA grow by tens of MB on
+    the warning-heavy log); a small Set of the whole `~` keywords then decides on the few lines where one fired.
     Checked once against the wrapper."""
     import re2  # type: ignore[import-not-found]
 
     fast_set = re2.Set.SearchSet(options)
-    for r in fast_regexes:
-        fast_set.Add(r)
+    for k in keywords:
+        fast_set.Add(_fast_regex(loose_keyword(k)))
     fast_set.Compile()
     fast = fast_set._set.Match
+    gaps = [i for i, k in enumerate(keywords) if len(keyword_pieces(k)) > 1]
+    is_gap = [False] * len(keywords)
+    for i in gaps:
+        is_gap[i] = True
+    if gaps:
+        gap_set = re2.Set.SearchSet(options)
+        for i in gaps:
+            gap_set.Add(_fast_regex(keywords[i]))
+        gap_set.Compile()
+        gap_match = gap_set._set.Match
+
+    def fast_which(line: bytes) -> list[int]:
+        found = fast(line)
+        for k in found:
+            if is_gap[k]:
+                break
+        else:
+            return found
+        return [k for k in found if not is_gap[k]] + [gaps[j] for j in gap_match(line)]
 
     def which(line: bytes) -> list[int]:
         if line.isascii():
-            return fast(line)
+            return fast_which(line)
         if _FOLDS_TO_ASCII[0] in line or _FOLDS_TO_ASCII[1] in line:
             return exact_match(line) or []
         try:
             line.decode("utf-8")
         except UnicodeDecodeError:
             return exact_match(line) or []
-        return fast(line)
+        return fast_which(line)
 
-    probe = b"x " + keyword_example(keyword).encode("utf-8") + b" x"
+    probe = b"x " + keyword_example(keywords[0]).encode("utf-8") + b" x"
     if sorted(which(probe)) != sorted(fast_set.Match(probe) or ()) or which(b""):
         raise ValueError("the C-level Set match disagrees with the wrapper")
     return which
@@ -556,8 +578,6 @@ class SignatureSet:
         text = data.lower() if pre.lowers else data
         n = len(data) if hi is None else hi
         find, which, plans, pos = pre.find, pre.which, self._plans, lo
-        if pre.needs_utf8 and not _valid_utf8(data, lo, n):
-            find = pre.find_exact
         rfind, lfind, match_line = data.rfind, data.find, self._match_line
         while pos < n:
             # from one character back: a keyword's start is checked on the character before it (keyword_regex);
