@@ -38,6 +38,54 @@ def test_keyword_boundaries(keyword, text, fires):
     assert (sigs.scan_text(text).matched == ["SIG-TST-001"]) is fires
 
 
+@pytest.mark.parametrize("keyword,text,fires", [
+    ("static ~ file", "the static files failed", True),
+    ("static ~ file", 'GET /static/fonts/a.woff2 HTTP/1.1" 200 OK', False),  # one word alone does not fire
+    ("static ~ file", "files, then static", False),  # the second piece must come after the first
+    ("static ~ file", "static\nfiles", False),  # on one line
+    ("static ~ file", "staticfiles", False),  # each piece starts a word
+    ("static ~ file", "static profile", False),
+    ("static ~ file", "STATIC asset; \\nFILE", True),  # an escaped newline starts a word, as for any keyword
+    ("static ~ file", "\u017ftatic files", True),  # U+017F folds to "s" (the exact path)
+    ("static ~ file", "static " * 1000 + "files", True),  # far apart on a line (within the 8 KiB window)
+    ("static ~ file", "the \u017ftatic files", True),  # after a space: no word boundary to RE2's ASCII `\b`
+    ("stuck", "it is \u017ftuck", True),
+    ("killed", "\u212ailled by the OOM", True),
+    ("*error ~ code\\b", "ValueError: exit code 1", True),
+    ("*error ~ code\\b", "ValueError: exit codes", False),
+])
+def test_a_keyword_of_two_pieces_fires_where_both_meet(keyword, text, fires):
+    # the pattern holds the first piece alone, so the result shows the keyword's own decision
+    body = re.escape(keyword_parts(keyword.split(" ~ ")[0])[0])
+    sigs = SignatureSet([_sig([keyword], body)])
+    assert (sigs.scan_text(text).matched == ["SIG-TST-001"]) is fires
+
+
+def test_a_gap_holds_on_non_ascii_text_and_stops_at_bytes_that_are_not_utf8():
+    """The gap crosses any UTF-8 text; like a word start (keyword_regex), it does not cross a byte that is not UTF-8
+    (RE2's `[^\\n]`), as a word start does not follow one: such a line is found only by another keyword on it."""
+    from io import BytesIO
+
+    sigs = load_knowledge().signatures
+    good = [b"static \xc3\xa9\xe2\x96\x88 files failed with 502", "the CSS \u00e9 calls fail".encode()]
+    got, _ = sigs.scan_stream(BytesIO(b"\n".join(good) + b"\n"), "t")
+    assert got.counts.get("SIG-APP-017") == 2
+    got, _ = sigs.scan_stream(BytesIO(b"static \xff files broken\n"), "t")  # no other keyword on the line
+    assert got.counts.get("SIG-APP-017") is None
+    got, _ = sigs.scan_stream(BytesIO(b"static \xff files failed with 502\n"), "t")  # '502\b' finds the line
+    assert got.counts.get("SIG-APP-017") == 1
+
+
+def test_each_piece_of_a_keyword_needs_three_characters(tmp_path):
+    from hfdiag.engine.signatures import load_signatures
+
+    path = tmp_path / "signatures.yaml"
+    path.write_text("signatures:\n  - id: SIG-TST-001\n    keywords: ['static ~ up']\n    pattern: 'static up'\n"
+                    "    facts: {x.hit: true}\n", encoding="utf-8")
+    _, problems = load_signatures(path, strict=False)
+    assert len(problems) == 1 and "each side of a `~`" in problems[0]
+
+
 def _pathological_lines(words, width=300):
     for w in words:
         body = keyword_parts(w)[0]

@@ -1,7 +1,5 @@
 """`hfdiag env`: the environment facts a helper asks for first, redacted, ready to paste."""
 
-from __future__ import annotations
-
 from typing import Optional
 
 import typer

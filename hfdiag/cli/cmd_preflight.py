@@ -1,7 +1,5 @@
 """`hfdiag preflight [PATH]`: offline checks of a Space repo checkout, rendered like check findings."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Optional
 

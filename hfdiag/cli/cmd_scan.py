@@ -1,7 +1,5 @@
 """`hfdiag scan FILE|-`: check a fleet of Spaces (one id per line) under one shared Hub rate limiter."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Optional
 

@@ -1,7 +1,5 @@
 """`hfdiag triage OWNER/NAME | github:OWNER/REPO`: classify a Space's discussions or a repo's issues."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Optional
 

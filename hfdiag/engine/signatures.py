@@ -107,8 +107,19 @@ class ScanResult:
         return list(self.facts.values())
 
 
+def keyword_pieces(keyword: str) -> list[str]:
+    """The keywords a `~` joins: "static ~ file" fires where "static" and, later on the same line, "file" meet
+    (each with its own boundaries, see keyword_parts); a keyword without `~` is one piece. For a signature whose
+    every match holds two words that are each common in some log but rarely together (asset words in access-log
+    URLs, request words in Gradio lines)."""
+    if "~" not in keyword:
+        return [keyword]
+    return re.split(r"\s*~\s*", keyword)
+
+
 def keyword_parts(keyword: str) -> tuple[str, bool, bool]:
-    """(literal, starts at a word boundary, ends at a word boundary) of a keyword as written in signatures.yaml.
+    """(literal, starts at a word boundary, ends at a word boundary) of a keyword (one piece: keyword_pieces) as
+    written in signatures.yaml.
 
     A keyword matches where a word starts and may run on into the word ("quota" hits "quotas", never
     "changing" for "hang"). A leading `*` lets it start inside a word; a trailing `\b` makes it end with the
@@ -125,13 +136,72 @@ def keyword_parts(keyword: str) -> tuple[str, bool, bool]:
     return body, lead, trail
 
 
+def keyword_example(keyword: str) -> str:
+    """A text the keyword fires on (its literals, a space apart)."""
+    return " ".join(keyword_parts(p)[0] for p in keyword_pieces(keyword))
+
+
+# The gap of a `~` keyword: the rest of the line. Unbounded, so the DFA stays small (a bounded gap multiplies its
+# states); RE2 runs it in one pass whatever the line.
+_GAP = r"[^\n]*?"
+
+
+# The two non-ASCII letters RE2 (and `re`) fold to ASCII ones: a keyword's first letter written as one of them
+# is no word character to RE2's `\b` (see _fast_regex).
+_ODD_FIRST = {"s": "\u017f", "k": "\u212a"}
+
+
+def _piece_regex(piece: str, lead_form: str, odd_first: bool) -> str:
+    body, lead, trail = keyword_parts(piece)
+    end = "\\b" if trail else ""
+    rx = (lead_form if lead else "") + re.escape(body) + end
+    odd = _ODD_FIRST.get(body[:1].lower()) if lead and odd_first else None
+    if odd:  # that letter, taken case-sensitively, without a word start: a superset
+        rx = f"(?:{rx}|(?-i:{odd}){re.escape(body[1:])}{end})"
+    return rx
+
+
+def _joined(keyword: str, first_lead: str, later_lead: str, odd_first: bool = False) -> str:
+    return _GAP.join(_piece_regex(p, later_lead if n else first_lead, odd_first)
+                     for n, p in enumerate(keyword_pieces(keyword)))
+
+
+def _fast_search_regex(keywords: list[str]) -> str:
+    """The one search over every keyword's fast form. `~` keywords that share their later pieces are folded into
+    one alternative, `(?:css|static|font)GAP(?:request|file)`: the same hits, but one gap for the DFA to carry
+    along a line instead of one per first word, whose combinations multiplied its states (+40 MB of DFA cache on
+    the warning-heavy log with a gap per keyword)."""
+    plain, laters = [], {}
+    for k in keywords:
+        first, *rest = keyword_pieces(k)
+        if rest:
+            laters.setdefault(first, set()).add(tuple(rest))
+        else:
+            plain.append(_fast_regex(k))
+    lead = r"(?:\b|\\[nrt])"
+    groups: dict[frozenset, list[str]] = {}
+    for first, rests in laters.items():
+        groups.setdefault(frozenset(rests), []).append(first)
+    for rests, firsts in groups.items():
+        left = "|".join(_piece_regex(f, lead, True) for f in sorted(firsts))
+        right = "|".join(_GAP.join(_piece_regex(p, lead, True) for p in r) for r in sorted(rests))
+        plain.append(f"(?:{left}){_GAP}(?:{right})")
+    return "|".join(f"(?:{r})" for r in plain)
+
+
 def keyword_regex(keyword: str) -> str:
-    """The prefilter's regex for one keyword (escaped literal between its boundaries); RE2 and `re` syntax."""
-    body, lead, trail = keyword_parts(keyword)
+    """The prefilter's regex for one keyword (escaped literals between their boundaries); RE2 and `re` syntax."""
     # an escaped newline or tab in pasted JSON or a repr ("...\\nNo GPU was available") starts a word too
     # The start is checked on the character before the keyword, not with `\\b`: a keyword may begin with a letter
     # that case-folds to ASCII ("ſtuck" for "stuck"), which `\\b` would take for a non-word character.
-    return (r"(?:^|[^a-z0-9_]|\\[nrt])" if lead else "") + re.escape(body) + ("\\b" if trail else "")
+    return _joined(keyword, r"(?:^|[^a-z0-9_]|\\[nrt])", r"(?:[^a-z0-9_\n]|\\[nrt])")
+
+
+def loose_keyword(keyword: str) -> str:
+    """The first piece of a `~` keyword (the keyword itself otherwise): a superset of its hits. The gap does not
+    cross bytes that are not UTF-8 (RE2's `[^\\n]`), as such a byte is no word start for any keyword: a block
+    check that searched such blocks by first pieces cost 5-18 MB of peak memory and ~4% of the scan."""
+    return keyword_pieces(keyword)[0]
 
 
 class _Prefilter:
@@ -150,13 +220,12 @@ class _Prefilter:
         self.fast = False  # find/which are the `\b` forms: find_exact places a long line's window
         self._exact = None  # (find, Set match) exactly at keyword_regex's keywords, compiled on first need
         self._options = None
-        regexes = [keyword_regex(k) for k in keywords]
         try:
-            self._with_re2(regexes)
+            self._with_re2()
         except Exception:  # not installed, or beyond RE2's limits: the stdlib, slower
-            self._with_stdlib(regexes)
+            self._with_stdlib()
 
-    def _with_re2(self, regexes: list[str]) -> None:
+    def _with_re2(self) -> None:
         import re2  # type: ignore[import-not-found]
 
         options = re2.Options()
@@ -164,21 +233,21 @@ class _Prefilter:
         options.case_sensitive = False
         self._options = options
         try:
-            fast = [_fast_regex(k) for k in self.keywords]
-            self.find = _finder(re2.compile("|".join(f"(?:{r})" for r in fast), options), self.keywords[0])
-            self.which = _fast_which(fast, options, lambda line: self._exact_pair()[1](line), self.keywords[0])
+            self.find = _finder(re2.compile(_fast_search_regex(self.keywords), options), self.keywords[0])
+            self.which = _fast_which(self.keywords, options, lambda line: self._exact_pair()[1](line))
             self.fast = True
         except Exception:  # the exact forms only
             find, match = self._exact_pair()
             self.find, self.which = find, lambda line: match(line) or ()
 
     def _exact_pair(self):
-        """The exact search and Set (keyword_regex's word starts). The fast forms answer every ASCII and most
-        other lines, so these are compiled only when a line needs them: ~6 MB and ~40 ms saved in most runs."""
+        """The exact search and Set (keyword_regex's word starts; a `~` keyword by its first piece, a superset of
+        its hits). The fast forms answer every ASCII and most other lines, so these are compiled only when a line
+        needs them: ~6 MB and ~40 ms saved in most runs."""
         if self._exact is None:
             import re2  # type: ignore[import-not-found]
 
-            regexes = [keyword_regex(k) for k in self.keywords]
+            regexes = [keyword_regex(loose_keyword(k)) for k in self.keywords]
             combined = re2.compile("|".join(f"(?:{r})" for r in regexes), self._options)
             kw_set = re2.Set.SearchSet(self._options)
             for r in regexes:
@@ -192,17 +261,29 @@ class _Prefilter:
         """(data, pos, endpos) -> start of the next hit exactly at keyword_regex's keywords, or -1."""
         return self._exact_pair()[0] if self.fast else self.find
 
-    def _with_stdlib(self, regexes: list[str]) -> None:
+    def _with_stdlib(self) -> None:
         self.lowers = True
-        combined = re.compile("|".join(f"(?:{r})" for r in regexes).encode("utf-8"))
-        each = [re.compile(r.encode("utf-8")) for r in regexes]
+        # a `~` keyword: its first piece finds the line, its pieces are then searched one after the other (the
+        # earliest end of each is the best start for the next: linear, where `a[^\n]*?b` could backtrack)
+        loose = [keyword_regex(loose_keyword(k)) for k in self.keywords]
+        combined = re.compile("|".join(f"(?:{r})" for r in loose).encode("utf-8"))
+        each = [[re.compile(r.encode("utf-8")) for r in _piece_regexes(k)] for k in self.keywords]
 
         def find(data: bytes, pos: int, endpos: int) -> int:
             m = combined.search(data, pos, endpos)
             return -1 if m is None else m.start()
 
+        def fires(pieces, line: bytes) -> bool:
+            at = 0
+            for rx in pieces:
+                m = rx.search(line, at)
+                if m is None:
+                    return False
+                at = m.end()
+            return True
+
         self.find = find
-        self.which = lambda line: [i for i, rx in enumerate(each) if rx.search(line)]
+        self.which = lambda line: [i for i, pieces in enumerate(each) if fires(pieces, line)]
 
 
 # The word start of keyword_regex is a class matching the character before the keyword; RE2's DFAs for it build
@@ -210,13 +291,21 @@ class _Prefilter:
 # With `\b` as the word start they build ~25x faster and answer alike on every line but those holding a
 # character on which the two disagree: the two non-ASCII letters that case-fold to ASCII ones (U+017F, U+212A;
 # word characters to the class, not to RE2's ASCII `\b`) and bytes that are not UTF-8 (the class matches none).
-# So the fast search may stop at more lines (never fewer), and such lines get the exact Set.
+# So the fast search may stop at more lines (never fewer; a keyword's first letter written as one of the two also
+# fires without a word start, see _fast_regex), and such lines get the exact Set.
 _FOLDS_TO_ASCII = (b"\xc5\xbf", b"\xe2\x84\xaa")
 
 
 def _fast_regex(keyword: str) -> str:
-    body, lead, trail = keyword_parts(keyword)
-    return (r"(?:\b|\\[nrt])" if lead else "") + re.escape(body) + ("\\b" if trail else "")
+    # "ſtatic" after a space has no `\b` before it (both are non-word characters to RE2), so a keyword that starts
+    # with "s" or "k" also fires on that letter's odd twin without a word start
+    return _joined(keyword, r"(?:\b|\\[nrt])", r"(?:\b|\\[nrt])", odd_first=True)
+
+
+def _piece_regexes(keyword: str) -> list[str]:
+    """keyword_regex of each piece of a keyword, a later piece's word start on a character before it."""
+    first, *later = keyword_pieces(keyword)
+    return [keyword_regex(first)] + [_joined(p, r"(?:[^a-z0-9_\n]|\\[nrt])", "") for p in later]
 
 
 def _finder(combined, keyword: str):
@@ -232,30 +321,51 @@ def _finder(combined, keyword: str):
     return find
 
 
-def _fast_which(fast_regexes: list[str], options, exact_match, keyword: str):
+def _fast_which(keywords: list[str], options, exact_match):
     """line -> indices of the keywords on it, through RE2's C-level Set match of the `\b` forms, or of the
     exact Set (`exact_match`, a wrapper's Match) for a line holding a character on which the two disagree.
+    The big Set holds the first piece of a `~` keyword (a gap per keyword there made its DFA grow by tens of MB on
+    the warning-heavy log); a small Set of the whole `~` keywords then decides on the few lines where one fired.
     Checked once against the wrapper."""
     import re2  # type: ignore[import-not-found]
 
     fast_set = re2.Set.SearchSet(options)
-    for r in fast_regexes:
-        fast_set.Add(r)
+    for k in keywords:
+        fast_set.Add(_fast_regex(loose_keyword(k)))
     fast_set.Compile()
     fast = fast_set._set.Match
+    gaps = [i for i, k in enumerate(keywords) if len(keyword_pieces(k)) > 1]
+    is_gap = [False] * len(keywords)
+    for i in gaps:
+        is_gap[i] = True
+    if gaps:
+        gap_set = re2.Set.SearchSet(options)
+        for i in gaps:
+            gap_set.Add(_fast_regex(keywords[i]))
+        gap_set.Compile()
+        gap_match = gap_set._set.Match
+
+    def fast_which(line: bytes) -> list[int]:
+        found = fast(line)
+        for k in found:
+            if is_gap[k]:
+                break
+        else:
+            return found
+        return [k for k in found if not is_gap[k]] + [gaps[j] for j in gap_match(line)]
 
     def which(line: bytes) -> list[int]:
         if line.isascii():
-            return fast(line)
+            return fast_which(line)
         if _FOLDS_TO_ASCII[0] in line or _FOLDS_TO_ASCII[1] in line:
             return exact_match(line) or []
         try:
             line.decode("utf-8")
         except UnicodeDecodeError:
             return exact_match(line) or []
-        return fast(line)
+        return fast_which(line)
 
-    probe = b"x " + keyword_parts(keyword)[0].encode("utf-8") + b" x"
+    probe = b"x " + keyword_example(keywords[0]).encode("utf-8") + b" x"
     if sorted(which(probe)) != sorted(fast_set.Match(probe) or ()) or which(b""):
         raise ValueError("the C-level Set match disagrees with the wrapper")
     return which
@@ -271,7 +381,7 @@ def _raw_search(prefilter, keyword: str):
 
         match = prefilter._regexp.Match
         anchor = re2._Anchor.UNANCHORED
-        probe = b"x " + keyword_parts(keyword)[0].encode("utf-8") + b" x"
+        probe = b"x " + keyword_example(keyword).encode("utf-8") + b" x"
         want = prefilter.search(probe)
         got = match(anchor, probe, 0, len(probe))[0]
         if want is None or tuple(got) != want.span():
@@ -677,10 +787,10 @@ def _compile(entry: Any, path: Path, known_fact=None) -> tuple[Signature | None,
     if problem:
         errs.append(f"{where}: {problem}")
     kws = entry.get("keywords")
-    if not isinstance(kws, list) or not kws or not all(isinstance(k, str) and len(keyword_parts(k)[0]) >= 3
-                                                       for k in kws):
-        errs.append(f"{where}: needs 'keywords': literals (3+ chars) one of which every match contains, where a "
-                    f"word starts unless marked (see keyword_parts)")
+    if not isinstance(kws, list) or not kws or not all(
+            isinstance(k, str) and all(len(keyword_parts(p)[0]) >= 3 for p in keyword_pieces(k)) for k in kws):
+        errs.append(f"{where}: needs 'keywords': literals (3+ chars; each side of a `~`) one of which every match "
+                    f"contains, where a word starts unless marked (see keyword_parts)")
     facts = entry.get("facts")
     if not isinstance(facts, dict) or not facts:
         errs.append(f"{where}: needs 'facts'")
