@@ -334,10 +334,8 @@ def _fast_which(keywords: list[str], options, exact_match):
         fast_set.Add(_fast_regex(loose_keyword(k)))
     fast_set.Compile()
     fast = fast_set._set.Match
-    gaps = [i for i, k in enumerate(keywords) if len(keyword_pieces(k)) > 1]
-    is_gap = [False] * len(keywords)
-    for i in gaps:
-        is_gap[i] = True
+    is_gap = [len(keyword_pieces(k)) > 1 for k in keywords]
+    gaps = [i for i, gap in enumerate(is_gap) if gap]
     if gaps:
         gap_set = re2.Set.SearchSet(options)
         for i in gaps:
