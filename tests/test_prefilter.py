@@ -5,12 +5,20 @@ lint flags a keyword that sends a regex searching on ordinary log text for nothi
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 
 from hfdiag.engine.knowledge import load_knowledge
 from hfdiag.engine.log_corpus import ordinary_text
-from hfdiag.engine.signatures import Signature, SignatureSet, keyword_parts, lint_keyword_noise
+from hfdiag.engine.signatures import (
+    QUIET_LINE_BYTES,
+    QUIET_LINES,
+    Signature,
+    SignatureSet,
+    keyword_parts,
+    lint_keyword_noise,
+)
 
 
 def _sig(keywords, pattern, sid="SIG-TST-001"):
@@ -126,6 +134,37 @@ def test_a_whole_log_gives_the_counts_of_its_lines():
     assert {k: v for k, v in got.items()} == want
 
 
+@pytest.mark.parametrize("engine", ["re2", "stdlib"])
+def test_a_repeated_line_scans_as_it_did_the_first_time(engine, monkeypatch):
+    """Candidate lines that matched nothing are remembered by their bytes (a log repeats its warnings word for
+    word): the same line again, or a twin that differs only in case under a case-sensitive regex (the stdlib
+    prefilter searches lower-cased text), still gets exactly what the regex says, every time."""
+    if engine == "stdlib":
+        monkeypatch.setitem(sys.modules, "re2", None)  # the import fails: the stdlib prefilter
+    else:
+        pytest.importorskip("re2")
+    sig = Signature(id="SIG-TST-001", source=r"Boom \d", keywords=["boom"], facts={"x.hit": True}, flags=0)
+    sigs = SignatureSet([sig])
+    assert sigs._prefilter.lowers == (engine == "stdlib")
+    lines = ["boom 1", "BOOM 1", "Boom 1", "boom x", "a boom 1 then Boom 2"] * 3
+    got = sigs.scan_text("\n".join(lines) + "\n")
+    assert got.counts == {"SIG-TST-001": sum(1 for ln in lines if sig.pattern.search(ln))} == {"SIG-TST-001": 6}
+    again = sigs.scan_text("boom 1\nBoom 7\n")  # a later scan through the same set
+    assert again.counts == {"SIG-TST-001": 1}
+
+
+def test_the_remembered_lines_stay_few_and_short():
+    """Memory stays flat whatever the log: at most QUIET_LINES remembered lines, none longer than
+    QUIET_LINE_BYTES, however many distinct candidate lines pass."""
+    sigs = SignatureSet([_sig(["boom"], r"boom \d")])
+    distinct = "\n".join(f"boom x{i}" for i in range(3 * QUIET_LINES))
+    long_lines = "\n".join(f"boom y{i} " + "z" * QUIET_LINE_BYTES for i in range(50))
+    res = sigs.scan_text(distinct + "\n" + long_lines + "\nboom 3\n")
+    assert res.counts == {"SIG-TST-001": 1}
+    assert 0 < len(sigs._quiet_lines) <= QUIET_LINES
+    assert max(map(len, sigs._quiet_lines)) <= QUIET_LINE_BYTES
+
+
 def test_lint_flags_a_keyword_that_wakes_a_regex_on_common_words():
     # SIG-BLD-021 ("push does not trigger a build") once had the keyword "trigger": it woke the regex on every
     # "(Triggered internally at ...)" warning of torch
@@ -211,3 +250,33 @@ def test_the_fast_word_start_finds_what_the_exact_one_finds():
     assert (got.matched, got.counts, list(got.excerpts), got.cue_hits) == \
         (want.matched, want.counts, list(want.excerpts), want.cue_hits)
     assert got.matched  # the lines do reach the regexes
+
+
+def test_the_factored_search_and_the_bare_sets_answer_as_each_keyword_alone():
+    # The combined search writes the word start once before all keywords (a DFA that warms up ~10x faster) and
+    # lines without a backslash go to Sets with a bare `\b`: on every line the search stops where an alternation
+    # of each keyword's own fast form stops, and the keyword indices are those of one Set of those forms.
+    re2 = pytest.importorskip("re2")
+    from hfdiag.engine.signatures import _fast_regex, keyword_pieces
+
+    sigs = load_knowledge().signatures
+    pre = sigs._prefilter
+    options = re2.Options()
+    options.case_sensitive = False
+    options.max_mem = 64 << 20
+    each = re2.compile("|".join(f"(?:{_fast_regex(k)})" for k in pre.keywords), options)
+    each_set = re2.Set.SearchSet(options)
+    for k in pre.keywords:
+        each_set.Add(_fast_regex(k))
+    each_set.Compile()
+    lines = ordinary_text(64 * 1024, seed=11).splitlines()
+    lines += [t.get("text", "") for s in sigs.signatures for t in s.tests]
+    for kw in pre.keywords[::5]:
+        example = " ".join(keyword_parts(p)[0] for p in keyword_pieces(kw))
+        lines += [f"x {example} y", f"x\\n{example}", f"{example.upper()}", f"\u017f{example[1:]} \\t{example}"]
+    for line in lines:
+        data = line.encode("utf-8")
+        m = each.search(data)
+        assert pre.find(data, 0, len(data)) == (m.start() if m else -1), line[:120]
+        if m and not any(c in line for c in "\u017f\u212a"):  # those two go to the exact Set (see above)
+            assert sorted(pre.which(data)) == sorted(each_set.Match(data) or ()), line[:120]
