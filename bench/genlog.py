@@ -41,7 +41,9 @@ FAILURE_LINES = [
     "Error while initializing ZeroGPU: NotFound",
 ]
 REFERENCE_FILES = ("hub-spaces-api.md", "gradio-zerogpu.md")
-REFERENCE_DIR = Path(__file__).resolve().parents[3] / "shared" / "reference"  # ../shared/reference of a worktree
+# ../shared/reference beside the project (or beside the folder of worktrees the project sits in)
+REFERENCE_DIR = next((d for d in (p / "shared" / "reference" for p in Path(__file__).resolve().parents[2:4])
+                      if d.is_dir()), Path(__file__).resolve().parents[2] / "shared" / "reference")
 
 TRACEBACKS = [
     ["Traceback (most recent call last):",
