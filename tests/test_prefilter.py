@@ -47,6 +47,18 @@ def test_keyword_boundaries(keyword, text, fires):
 
 
 @pytest.mark.parametrize("keyword,text,fires", [
+    ("can't reach", "the Space can\u2019t reach my database", True),  # a curly apostrophe (phones type them)
+    ("can't reach", "the Space cant reach my database", True),  # or none at all
+    ("didn\u2019t get", "I didn't get a GPU", True),
+    ("can't reach", "the Space can reach my database", False),
+    ("model '", "the model loads", False),  # a quote, not an apostrophe inside a word: as written
+])
+def test_an_apostrophe_inside_a_word_is_straight_curly_or_left_out(keyword, text, fires):
+    sigs = SignatureSet([_sig([keyword], r"\b(?:can|didn|model)\W{0,3}t? ?(?:reach|get|')")])
+    assert (sigs.scan_text(text).matched == ["SIG-TST-001"]) is fires
+
+
+@pytest.mark.parametrize("keyword,text,fires", [
     ("static ~ file", "the static files failed", True),
     ("static ~ file", 'GET /static/fonts/a.woff2 HTTP/1.1" 200 OK', False),  # one word alone does not fire
     ("static ~ file", "files, then static", False),  # the second piece must come after the first

@@ -154,13 +154,27 @@ _FAST_LEAD = r"(?:\b|\\[nrt])"
 _ODD_FIRST = {"s": "\u017f", "k": "\u212a"}
 
 
+_APOSTROPHE = "(?:'|\u2019)?"
+
+
+def _literal(body: str) -> str:
+    """A keyword's text as a regex: an apostrophe inside a word may be typed straight, curly (phones and word
+    processors write "can\u2019t") or left out ("cant"), so `can't reach` fires on all three (a quote elsewhere
+    stays as written). Always a superset: a line the pattern does not take is only a candidate that its regex then
+    turns down."""
+    if "'" not in body and "\u2019" not in body:
+        return re.escape(body)
+    return "".join(_APOSTROPHE if c in "'\u2019" and body[i - 1:i].isalpha() and body[i + 1:i + 2].isalpha()
+                   else re.escape(c) for i, c in enumerate(body))
+
+
 def _piece_regex(piece: str, lead_form: str, odd_first: bool) -> str:
     body, lead, trail = keyword_parts(piece)
     end = "\\b" if trail else ""
-    rx = (lead_form if lead else "") + re.escape(body) + end
+    rx = (lead_form if lead else "") + _literal(body) + end
     odd = _ODD_FIRST.get(body[:1].lower()) if lead and odd_first else None
     if odd:  # that letter, taken case-sensitively, without a word start: a superset
-        rx = f"(?:{rx}|(?-i:{odd}){re.escape(body[1:])}{end})"
+        rx = f"(?:{rx}|(?-i:{odd}){_literal(body[1:])}{end})"
     return rx
 
 
@@ -201,12 +215,12 @@ def _factored(pieces: list[str]) -> str:
         body, lead, trail = keyword_parts(piece)
         end = "\\b" if trail else ""
         if not lead:
-            rest.append(re.escape(body) + end)
+            rest.append(_literal(body) + end)
             continue
-        led.append(re.escape(body) + end)
+        led.append(_literal(body) + end)
         odd = _ODD_FIRST.get(body[:1].lower())
         if odd:  # see _piece_regex
-            rest.append(f"(?-i:{odd}){re.escape(body[1:])}{end}")
+            rest.append(f"(?-i:{odd}){_literal(body[1:])}{end}")
     alts = ([f"{_FAST_LEAD}(?:{'|'.join(led)})"] if led else []) + rest
     return "|".join(alts)
 
