@@ -6,7 +6,7 @@ import typer
 from hfdiag.cli.app import app
 from hfdiag.cli.options import rules_dir_option
 
-rules_app = typer.Typer(help="List, show, test and lint the rules.", no_args_is_help=True)
+rules_app = typer.Typer(help="List, show, test and lint the rules; check their keywords reach every match.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
 
@@ -89,3 +89,37 @@ def rules_lint(rules_dir: Optional[Path] = rules_dir_option()) -> int:
         typer.echo(p, err=True)
     typer.echo(f"{len(problems)} {'problem' if len(problems) == 1 else 'problems'} in {d}")
     return 1 if problems else 0
+
+
+@rules_app.command("coverage")
+def rules_coverage(
+    rules_dir: Optional[Path] = rules_dir_option(),
+    ids: Optional[list[str]] = typer.Option(None, "--id", metavar="ID", help="Only this signature or cue (repeatable)."),
+    examples: int = typer.Option(3, "--examples", min=1, max=50, help="Lines shown per signature."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when any signature has such lines."),
+) -> int:
+    """Lines a signature's or cue's pattern matches that none of its keywords fire on (the scan never sees them).
+
+    Found by expanding each pattern; every line shown is checked both ways. A pattern too large to expand is
+    counted as not checked."""
+    from hfdiag.engine.keyword_coverage import coverage
+    from hfdiag.engine.knowledge import load_knowledge
+    from hfdiag.render.sanitize import visible
+
+    sigset = load_knowledge(rules_dir).signatures
+    known = {s.id for s in sigset.signatures}
+    unknown = [i for i in ids or [] if i not in known]
+    if unknown:
+        from hfdiag.errors import UsageError
+
+        raise UsageError(f"no signature or cue {unknown[0]!r}{_did_you_mean(unknown[0], known)}")
+    results = coverage(sigset, set(ids) if ids else None)
+    missing = [r for r in results if r.misses]
+    for r in missing:
+        shown = ", ".join(repr(visible(line)) for line in r.misses[:examples])
+        more = f" (+{len(r.misses) - examples} more)" if len(r.misses) > examples else ""
+        typer.echo(f"{r.signature_id}: {shown}{more}")
+    unchecked = sum(1 for r in results if r.misses is None)
+    typer.echo(f"{len(missing)} of {len(results)} with lines their keywords miss; {unchecked} not checked "
+               "(too many forms to expand)")
+    return 1 if strict and missing else 0
