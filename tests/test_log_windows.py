@@ -14,8 +14,15 @@ from conftest import run_cli
 from hfdiag.engine.knowledge import load_knowledge
 from hfdiag.probes.base import CheckOptions, ProbeContext
 from hfdiag.probes.http import Http
-from hfdiag.probes.logs import (LOG_FIRST_EVENT_S, LOG_SETTLE_MIN_S, ONE_FLIGHT_BYTES, LogWindow, build_done, read_log,
-                                run_done)
+from hfdiag.probes.logs import (
+    LOG_FIRST_EVENT_S,
+    LOG_SETTLE_MIN_S,
+    ONE_FLIGHT_BYTES,
+    LogWindow,
+    build_done,
+    read_log,
+    run_done,
+)
 from hfdiag.redact import Redactor
 from hfdiag.sim import Simulator
 

@@ -68,7 +68,7 @@ def _concrete(form: str, sig: Signature) -> str | None:
     else:
         choices = ((fill,) * (len(parts) - 1) for fill in _FILLS)
     for fills in choices:
-        line = parts[0] + "".join(f + part for f, part in zip(fills, parts[1:]))
+        line = parts[0] + "".join(f + part for f, part in zip(fills, parts[1:], strict=True))
         if sig.pattern.search(line):
             return line
     return None
