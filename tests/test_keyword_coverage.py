@@ -36,6 +36,12 @@ def test_apostrophes_count_as_the_scan_counts_them():
     assert keyword_misses(_sig(["cannot reach"], r"\bcan(?:not|'t) reach\b")) == ["can't reach"]
 
 
+def test_each_line_is_shown_once():
+    # the two alternatives differ only by their word edges: one line, one miss
+    misses = keyword_misses(_sig(["zzz"], r"(?:\bfactory\b|factory) 500"))
+    assert misses and len(misses) == len(set(misses))
+
+
 def test_a_pattern_with_too_many_forms_is_not_checked():
     assert keyword_misses(_sig(["a"], "(?:a|b|c|d)" * 8)) is None
 

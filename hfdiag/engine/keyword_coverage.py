@@ -42,10 +42,10 @@ def keyword_misses(sig: Signature, limit: int = EXPANSION_LIMIT) -> list[str] | 
     except Exception:  # too big, or unparsable (lint's business): not checked here
         return None
     alone = SignatureSet([sig])
-    misses = []
+    misses: list[str] = []
     for form in sorted(forms, key=lambda f: (len(f), f)):
         line = _concrete(form, sig)
-        if line is None:
+        if line is None or line in misses:  # two forms may fill to the same line
             continue
         found = alone.scan_text(line)
         if sig.id not in found.matched and sig.id not in found.cue_hits:
