@@ -407,14 +407,13 @@ def _fast_which(keywords: list[str], options, exact_match):
         return escaped[0](line)
 
     def which(line: bytes) -> list[int]:
-        if line.isascii():
-            return with_escapes(line) if b"\\" in line else bare(line)
-        if _FOLDS_TO_ASCII[0] in line or _FOLDS_TO_ASCII[1] in line:
-            return exact_match(line) or []
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
-            return exact_match(line) or []
+        if not line.isascii():
+            if _FOLDS_TO_ASCII[0] in line or _FOLDS_TO_ASCII[1] in line:
+                return exact_match(line) or []
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return exact_match(line) or []
         return with_escapes(line) if b"\\" in line else bare(line)
 
     probe = b"x " + keyword_example(keywords[0]).encode("utf-8") + b" x"
