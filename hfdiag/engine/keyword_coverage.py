@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from hfdiag.engine.signatures import Signature, SignatureSet
+from hfdiag.engine.signatures import Signature, SignatureSet, regex_parse_tools
 
 EXPANSION_LIMIT = 4000
 _OPEN = "\x00"  # a character the pattern leaves open (`.`, `\w`, a large class)
@@ -35,10 +35,9 @@ class Coverage:
 
 def keyword_misses(sig: Signature, limit: int = EXPANSION_LIMIT) -> list[str] | None:
     """Lines the pattern of `sig` matches and its keywords do not reach, shortest first (None: not checked)."""
-    from re import _parser as parser  # noqa: PLC0415 - the stdlib's own parse tree, the pattern's exact syntax
-
+    constants, parser = regex_parse_tools()  # the stdlib's own parse tree: the pattern's exact syntax
     try:
-        forms = _Expander(limit).expand(parser.parse(sig.source, sig.flags))
+        forms = _Expander(limit, constants).expand(parser.parse(sig.source, sig.flags))
     except Exception:  # too big, or unparsable (lint's business): not checked here
         return None
     alone = SignatureSet([sig])
@@ -94,11 +93,9 @@ def _is_word(c: str) -> bool:
 
 
 class _Expander:
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, constants):
         self.limit = limit
-        from re import _constants as c  # noqa: PLC0415
-
-        self.c = c
+        self.c = constants
 
     def _join(self, left: set[str], right: set[str]) -> set[str]:
         out = {a + b for a in left for b in right}

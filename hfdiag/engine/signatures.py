@@ -446,17 +446,23 @@ def _raw_search(prefilter, keyword: str):
     return search
 
 
-def required_literals(pattern: str, flags: int = 0) -> list[tuple[str, ...]]:
-    """Necessary conditions read off a pattern: groups of lower-cased literals such that every match contains
-    at least one literal of each group. Only top-level items whose every alternative starts with literal text
-    count; anything else is skipped, so a group never excludes a real match. Used to skip the full regex on
-    candidate lines that lack a required word (one `in` test instead of a backtracking search)."""
+def regex_parse_tools():
+    """(constants, parser) of the stdlib's regex parser: `re._constants`/`re._parser` from 3.11, `sre_*` on 3.10."""
     try:
         from re import _constants as C  # Python >= 3.11
         from re import _parser as P
     except ImportError:  # pragma: no cover - 3.10
         import sre_constants as C  # type: ignore[no-redef]
         import sre_parse as P  # type: ignore[no-redef]
+    return C, P
+
+
+def required_literals(pattern: str, flags: int = 0) -> list[tuple[str, ...]]:
+    """Necessary conditions read off a pattern: groups of lower-cased literals such that every match contains
+    at least one literal of each group. Only top-level items whose every alternative starts with literal text
+    count; anything else is skipped, so a group never excludes a real match. Used to skip the full regex on
+    candidate lines that lack a required word (one `in` test instead of a backtracking search)."""
+    C, P = regex_parse_tools()
     try:
         tree = P.parse(pattern, flags)
     except Exception:
